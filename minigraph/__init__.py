@@ -1,0 +1,18 @@
+"""minigraph: a graph-based tensor compiler with TensorFlow-1 and Theano style APIs."""
+from . import dtypes, errors
+from .autodiff import custom_gradient, grad, gradients, stop_gradient
+from .config import config
+from .dtypes import as_dtype, float16, float32, float64, int8, int16, int32, int64, uint8
+from .function import function
+from .graph import (Graph, Node, control_dependencies, get_default_graph, name_scope,
+                    reset_default_graph, set_random_seed)
+from .ops import *  # noqa: F401,F403
+from .session import InteractiveSession, Session, get_default_session
+from .symbols import *  # noqa: F401,F403
+from .tensor import Tensor, TensorShape, convert_to_tensor, is_tensor
+from .variables import (SharedVariable, Variable, global_variables,
+                        global_variables_initializer, initialize_all_variables, shared,
+                        trainable_variables, variables_initializer)
+
+bool = dtypes.bool_  # noqa: A001  (mg.bool, as tf.bool)
+Operation = Node

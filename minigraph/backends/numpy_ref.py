@@ -1,0 +1,112 @@
+"""The NumPy reference backend: runs each node's ``ref`` in schedule order. The oracle."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ..graph import Node, format_shape
+from ..ops.registry import get_op
+from . import register_backend
+
+
+class Executable:
+    """A flat list of steps over numbered value slots; ``run`` returns fetches and writes."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+        slots: dict = {}
+        for t in schedule.fed:
+            slots.setdefault(t, len(slots))
+        for node in schedule.nodes:
+            for t in node.outputs:
+                slots.setdefault(t, len(slots))
+        self.n_slots = len(slots)
+        self.fed_slots = [slots[t] for t in schedule.fed]
+        self.steps = [_make_step(node, slots) for node in schedule.nodes]
+        self.fetch_slots = [slots[f] if not isinstance(f, Node) else None
+                            for f in schedule.fetches]
+
+    def run(self, feeds, store):
+        """Compute the fetches; returns ``(values, writes)`` and changes no variable itself."""
+        env = [None] * self.n_slots
+        for slot, value in zip(self.fed_slots, feeds):
+            env[slot] = value
+        writes = {}
+        for step in self.steps:
+            step(env, store, writes)
+        return [None if s is None else env[s] for s in self.fetch_slots], writes
+
+
+def _make_step(node: Node, slots):
+    opdef = get_op(node.op)
+    ins = [slots[t] for t in node.inputs]
+    outs = [slots[t] for t in node.outputs]
+    attrs = dict(node.attrs)
+    if node.op == "variable":
+        def step(env, store, writes):
+            env[outs[0]] = store.read(node)
+        return step
+    if node.op == "placeholder":  # only scheduled when fed; the schedule checked that
+        return lambda env, store, writes: None
+    ref = opdef.ref
+    if opdef.kind == "state":
+        var = node.inputs[0].node
+
+        def compute(env, store, writes):
+            value = store.check(var, ref(*(env[i] for i in ins), **attrs))
+            writes[var] = value
+            return value
+    elif opdef.random:
+        def compute(env, store, writes):
+            return ref(*(env[i] for i in ins), rng=store.rng(node), **attrs)
+    else:
+        def compute(env, store, writes):
+            return ref(*(env[i] for i in ins), **attrs)
+    types = node.out_types
+
+    def step(env, store, writes):
+        try:
+            result = compute(env, store, writes)
+        except (InvalidArgumentError, ValueError, TypeError, IndexError, ArithmeticError,
+                RuntimeError) as err:
+            if getattr(err, "_mg_wrapped", False):
+                raise
+            raise _run_error(node, [env[i] for i in ins], err) from err
+        values = (result,) if len(outs) == 1 else result
+        for slot, value, t in zip(outs, values, types):
+            env[slot] = _conform(node, value, t)
+    return step
+
+
+def _conform(node, value, t):
+    """``value`` as an array of the node's declared dtype, checked against its static shape."""
+    array = np.asarray(value)
+    if array.dtype != t.dtype:
+        array = array.astype(t.dtype)
+    if t.shape is not None and (array.ndim != len(t.shape) or any(
+            d is not None and d != a for d, a in zip(t.shape, array.shape))):
+        err = InvalidArgumentError(
+            f"{node.describe()}: produced shape {format_shape(array.shape)}, but the graph "
+            f"expects {format_shape(t.shape)}")
+        err._mg_wrapped = True
+        raise err
+    return array
+
+
+def _run_error(node, inputs, err):
+    described = ", ".join(f"{format_shape(np.shape(v))} {np.asarray(v).dtype}" for v in inputs)
+    wrapped = InvalidArgumentError(f"{node.describe()}: {err} [inputs: {described}]")
+    wrapped._mg_wrapped = True
+    return wrapped
+
+
+class NumpyBackend:
+    """Reference backend: no rewriting, every op through its NumPy ``ref``."""
+
+    name = "numpy"
+
+    def lower(self, schedule) -> Executable:
+        return Executable(schedule)
+
+
+register_backend("numpy", NumpyBackend)

@@ -1,0 +1,126 @@
+"""Leaves and state: placeholder, constant, variable reads, assignments and grouping.
+
+Execution model: within one run every variable read sees the value from before the run; all
+assignments are collected and committed together at the end, only if the whole run succeeded.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..graph import TensorType
+from ..tensor import Tensor, as_node, convert_to_tensor
+from .registry import InferError, apply_op, defop
+
+
+def _leaf_type(types, shape, dtype, **_):
+    return TensorType(shape, dtype)
+
+
+def _no_ref(*_args, **attrs):
+    raise RuntimeError("leaf ops are evaluated by the runtime, not by a reference kernel")
+
+
+defop("placeholder", _leaf_type, _no_ref, kind="leaf", differentiable=False)
+defop("variable", _leaf_type, _no_ref, kind="leaf", stateful=True)
+defop("constant", lambda types, value: TensorType(value.shape, value.dtype),
+      lambda value: value, kind="leaf", differentiable=False)
+
+
+def _infer_assign(types, **_):
+    target, value = types
+    if target.dtype != value.dtype:
+        raise InferError(f"cannot assign a {value.dtype} value to a {target.dtype} variable")
+    if target.shape is not None and value.shape is not None:
+        if len(target.shape) != len(value.shape) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(target.shape, value.shape)):
+            raise InferError("cannot assign a value of shape "
+                             f"{value.shape} to a variable of shape {target.shape}")
+    return target
+
+
+def _infer_group(types, **_):
+    return []
+
+
+defop("assign", _infer_assign, lambda old, value: value, kind="state", stateful=True,
+      differentiable=False)
+defop("assign_add", _infer_assign, lambda old, value: old + value, kind="state",
+      stateful=True, differentiable=False)
+defop("assign_sub", _infer_assign, lambda old, value: old - value, kind="state",
+      stateful=True, differentiable=False)
+defop("group", _infer_group, lambda *inputs: (), kind="control", differentiable=False)
+
+
+def placeholder(dtype, shape=None, name=None) -> Tensor:
+    """A value fed at run time; ``None`` dims (and ``shape=None``) match any size."""
+    dtype = dtypes.as_dtype(dtype)
+    static = None if shape is None else tuple(None if d in (None, -1) else int(d) for d in shape)
+    return apply_op("placeholder", [], {"shape": static, "dtype": dtype}, name=name or "Placeholder")
+
+
+def constant(value, dtype=None, shape=None, name=None) -> Tensor:
+    """A constant tensor; ``shape`` broadcasts/reshapes the value as TF's ``constant`` does."""
+    target = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_dtype_of(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as err:
+        raise TypeError(f"constant: cannot make a tensor from {value!r}: {err}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"constant: unsupported value of dtype {array.dtype}: {value!r}")
+    array = array.astype(target)
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        array = (np.broadcast_to(array, shape) if array.size == 1 or array.ndim == 0
+                 else array.reshape(shape))
+    array = np.array(array, copy=True)
+    array.setflags(write=False)
+    return apply_op("constant", [], {"value": array}, name=name or "Const")
+
+
+def group(*inputs, name=None):
+    """An op that runs all ``inputs`` (tensors or ops) and has no value (``sess.run`` gives None)."""
+    if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+        inputs = tuple(inputs[0])
+    tensors = [t for t in inputs if isinstance(t, Tensor)]
+    nodes = [as_node(t) for t in inputs if not isinstance(t, Tensor)]
+    return apply_op("group", tensors, {}, name=name or "group_deps", control_inputs=nodes)
+
+
+def no_op(name=None):
+    return apply_op("group", [], {}, name=name or "NoOp")
+
+
+def assign(ref, value, name=None):
+    """New value for variable ``ref``; written when the run succeeds (TF1 ``tf.assign``)."""
+    return _assign_op("assign", ref, value, name)
+
+
+def assign_add(ref, value, name=None):
+    return _assign_op("assign_add", ref, value, name)
+
+
+def assign_sub(ref, value, name=None):
+    return _assign_op("assign_sub", ref, value, name)
+
+
+def _assign_op(op, ref, value, name):
+    target = convert_to_tensor(ref)
+    if target.node.op != "variable":
+        raise TypeError(f"{op}: target {target.name!r} is not a variable")
+    value = _convert_assigned(value, target.dtype)
+    return apply_op(op, [target, value], {}, name=name)
+
+
+def _convert_assigned(value, dtype):
+    if isinstance(value, Tensor):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind == "f" and dtype.kind != "f":
+        raise TypeError(f"cannot assign float data to a {dtype} variable")
+    return constant(array, dtype=dtype)
+
+
+
+__all__ = ["placeholder", "constant", "group", "no_op", "assign", "assign_add", "assign_sub"]

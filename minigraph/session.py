@@ -1,0 +1,150 @@
+"""TF1 ``Session``: owns variable values, caches compiled plans, runs fetches atomically."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from . import fetches as fetch_tree
+from .compiler import compile_plan
+from .errors import ClosedSessionError
+from .feeds import convert_feed
+from .graph import Graph, Node, get_default_graph
+from .runtime import VariableStore
+from .tensor import Tensor
+
+_session_stack: list = []
+
+
+def get_default_session():
+    return _session_stack[-1] if _session_stack else None
+
+
+def resolve_session(session, node: Node):
+    """``session`` or the default one, checked to hold ``node``'s graph."""
+    session = session or get_default_session()
+    if session is None:
+        raise ValueError(f"cannot evaluate '{node.name}': no default session is registered; "
+                         "use `with mg.Session() as sess:` or pass session=")
+    if session.graph is not node.graph:
+        raise ValueError(f"'{node.name}' belongs to a different graph than the session's")
+    return session
+
+
+class Session:
+    """Runs fetches of one graph; variable values live here, per session."""
+
+    def __init__(self, target="", graph: Graph | None = None, config=None, backend=None):
+        from .backends import default_backend
+
+        self.graph = graph or get_default_graph()
+        self.backend = backend or default_backend()
+        self.store = VariableStore()
+        self._plans: dict = {}
+        self._closed = False
+        self._contexts: list = []
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def __enter__(self):
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.graph.as_default())
+        stack.enter_context(self.as_default())
+        self._contexts.append(stack)
+        return self
+
+    def __exit__(self, *exc):
+        self._contexts.pop().close()
+        self.close()
+
+    @contextlib.contextmanager
+    def as_default(self):
+        _session_stack.append(self)
+        try:
+            yield self
+        finally:
+            _session_stack.remove(self)
+
+    def close(self) -> None:
+        self._closed = True
+        self.store = VariableStore()
+        self._plans.clear()
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Values of ``fetches`` (any nesting of lists/tuples/dicts), same structure back."""
+        leaves: list = []
+        rebuild = fetch_tree.flatten(fetches, leaves)
+        targets = tuple(self._resolve_fetch(f) for f in leaves)
+        fed, values = self._prepare_feeds(feed_dict)
+        return rebuild(self._run_targets(targets, fed, values))
+
+    def _run_targets(self, targets, fed, values):
+        if self._closed:
+            raise ClosedSessionError("attempted to use a closed Session")
+        key = (targets, fed)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = compile_plan(list(targets), list(fed), self.backend)
+        results, writes = plan.run(values, self.store)
+        self.store.commit(writes)
+        return [None if r is None else np.array(r, copy=True) for r in results]
+
+    def make_callable(self, fetches, feed_list=None):
+        """A function of the ``feed_list`` values returning ``fetches`` (lowest overhead)."""
+        leaves: list = []
+        rebuild = fetch_tree.flatten(fetches, leaves)
+        targets = tuple(self._resolve_fetch(f) for f in leaves)
+        fed = tuple(self._resolve_tensor(k) for k in (feed_list or []))
+
+        def call(*args):
+            if len(args) != len(fed):
+                raise TypeError(f"callable takes {len(fed)} feed values, got {len(args)}")
+            values = [convert_feed(t, v) for t, v in zip(fed, args)]
+            return rebuild(self._run_targets(targets, fed, values))
+        return call
+
+    def _prepare_feeds(self, feed_dict):
+        if not feed_dict:
+            return (), []
+        fed, values = [], []
+        for key, value in feed_dict.items():
+            tensor = self._resolve_tensor(key)
+            fed.append(tensor)
+            values.append(convert_feed(tensor, value))
+        return tuple(fed), values
+
+    def _resolve_fetch(self, fetch):
+        if isinstance(fetch, Node):
+            return self._check_graph(fetch)
+        if isinstance(fetch, str) and ":" not in fetch:
+            return self.graph.get_operation_by_name(fetch)
+        return self._resolve_tensor(fetch)
+
+    def _resolve_tensor(self, key) -> Tensor:
+        if isinstance(key, str):
+            key = self.graph.get_tensor_by_name(key if ":" in key else key + ":0")
+        elif hasattr(key, "_as_tensor") and not isinstance(key, Tensor):
+            key = key._as_tensor()
+        if not isinstance(key, Tensor):
+            raise TypeError(f"cannot fetch or feed {key!r} (a {type(key).__name__}); expected a "
+                            "tensor, operation, variable or tensor name")
+        self._check_graph(key.node)
+        return key
+
+    def _check_graph(self, node: Node):
+        if node.graph is not self.graph:
+            raise ValueError(f"'{node.name}' is not an element of this session's graph")
+        return node
+
+
+class InteractiveSession(Session):
+    """A session that makes itself the default on creation (for shells and notebooks)."""
+
+    def __init__(self, target="", graph=None, config=None, backend=None):
+        super().__init__(target, graph, config, backend)
+        _session_stack.append(self)
+
+    def close(self) -> None:
+        if self in _session_stack:
+            _session_stack.remove(self)
+        super().close()
