@@ -25,10 +25,10 @@ def gradients(ys, xs, grad_ys=None, stop_gradients=None):
     blocked = {convert_to_tensor(t).node for t in _as_list(stop_gradients or [])}
     contributions: dict[Tensor, list[Tensor]] = {}
     for y, gy in zip(ys, grad_ys):
-        seed = ops.ones_like(y) if gy is None else ops.cast(convert_to_tensor(gy), y.dtype)
+        seed = ops.ones_like_value(y) if gy is None else ops.cast(convert_to_tensor(gy), y.dtype)
         contributions.setdefault(y, []).append(seed)
     for node in _nodes_between(ys, xs, blocked):
-        dys = [_total(contributions.pop(t, None)) for t in node.outputs]
+        dys = [_total(contributions.get(t)) for t in node.outputs]
         if all(d is None for d in dys):
             continue
         for inp, grad in zip(node.inputs, _input_grads(node, dys)):
@@ -39,7 +39,7 @@ def gradients(ys, xs, grad_ys=None, stop_gradients=None):
 
 def _input_grads(node: Node, dys):
     opdef = get_op(node.op)
-    if not opdef.differentiable:
+    if not opdef.differentiable or not node.inputs:
         return [None] * len(node.inputs)
     if opdef.vjp is None:
         raise LookupError(f"{node.describe()}: no gradient is defined for op {node.op!r}")
@@ -112,7 +112,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
                 raise DisconnectedInputError(message)
             if disconnected_inputs == "warn":
                 warnings.warn(message, stacklevel=2)
-            g = ops.zeros_like(variable)
+            g = ops.zeros_like_value(convert_to_tensor(variable))
         out.append(g)
     return out[0] if single else out
 

@@ -50,10 +50,12 @@ def _make_step(node: Node, slots):
         return lambda env, store, writes: None
     ref = opdef.ref
     if opdef.kind == "state":
-        var = node.inputs[0].node
+        var = attrs["var"]
+        reads_old = opdef.extra.get("reads_old", False)
 
         def compute(env, store, writes):
-            value = store.check(var, ref(*(env[i] for i in ins), **attrs))
+            old = (store.read(var),) if reads_old else ()
+            value = store.check(var, ref(*old, *(env[i] for i in ins), **attrs))
             writes[var] = value
             return value
     elif opdef.random:
@@ -67,8 +69,7 @@ def _make_step(node: Node, slots):
     def step(env, store, writes):
         try:
             result = compute(env, store, writes)
-        except (InvalidArgumentError, ValueError, TypeError, IndexError, ArithmeticError,
-                RuntimeError) as err:
+        except (ValueError, TypeError, IndexError, ArithmeticError) as err:
             if getattr(err, "_mg_wrapped", False):
                 raise
             raise _run_error(node, [env[i] for i in ins], err) from err

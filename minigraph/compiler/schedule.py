@@ -43,7 +43,7 @@ def _collect_writes(nodes) -> dict:
     writes = {}
     for node in nodes:
         if get_op(node.op).kind == "state":
-            var = node.inputs[0].node
+            var = node.attrs["var"]
             if var in writes:
                 raise ValueError(f"variable '{var.name}' is assigned twice in one run: by "
                                  f"{writes[var].describe()} and {node.describe()}")

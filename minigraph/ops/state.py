@@ -27,8 +27,8 @@ defop("constant", lambda types, value: TensorType(value.shape, value.dtype),
       lambda value: value, kind="leaf", differentiable=False)
 
 
-def _infer_assign(types, **_):
-    target, value = types
+def _infer_assign(types, var):
+    target, (value,) = var.out_types[0], types
     if target.dtype != value.dtype:
         raise InferError(f"cannot assign a {value.dtype} value to a {target.dtype} variable")
     if target.shape is not None and value.shape is not None:
@@ -44,12 +44,14 @@ def _infer_group(types, **_):
     return []
 
 
-defop("assign", _infer_assign, lambda old, value: value, kind="state", stateful=True,
+# State ops take the variable node as attr ``var`` (not as an input, so assigning never reads
+# it); ``reads_old`` ops receive the variable's pre-run value as their first argument.
+defop("assign", _infer_assign, lambda value, var: value, kind="state", stateful=True,
       differentiable=False)
-defop("assign_add", _infer_assign, lambda old, value: old + value, kind="state",
-      stateful=True, differentiable=False)
-defop("assign_sub", _infer_assign, lambda old, value: old - value, kind="state",
-      stateful=True, differentiable=False)
+defop("assign_add", _infer_assign, lambda old, value, var: old + value, kind="state",
+      stateful=True, differentiable=False, extra={"reads_old": True})
+defop("assign_sub", _infer_assign, lambda old, value, var: old - value, kind="state",
+      stateful=True, differentiable=False, extra={"reads_old": True})
 defop("group", _infer_group, lambda *inputs: (), kind="control", differentiable=False)
 
 
@@ -110,7 +112,7 @@ def _assign_op(op, ref, value, name):
     if target.node.op != "variable":
         raise TypeError(f"{op}: target {target.name!r} is not a variable")
     value = _convert_assigned(value, target.dtype)
-    return apply_op(op, [target, value], {}, name=name)
+    return apply_op(op, [value], {"var": target.node}, name=name)
 
 
 def _convert_assigned(value, dtype):
