@@ -16,3 +16,4 @@ from .variables import (SharedVariable, Variable, global_variables,
 
 bool = dtypes.bool_  # noqa: A001  (mg.bool, as tf.bool)
 Operation = Node
+from . import train

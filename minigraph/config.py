@@ -12,7 +12,7 @@ class _Config:
             key, _, value = item.partition("=")
             if key == "floatX":
                 if value not in ("float16", "float32", "float64"):
-                    raise ValueError(f"MINIGRAPH_FLAGS: floatX must be a float dtype, got {value!r}")
+                    raise ValueError(f"MINIGRAPH_FLAGS: floatX must be a float type, got {value!r}")
                 self.floatX = value
             elif key == "debug":
                 self.debug = value in ("", "1", "true", "True")

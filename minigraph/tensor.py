@@ -175,7 +175,7 @@ def is_tensor(value) -> bool:
 
 
 def convert_to_tensor(value, dtype=None, name=None) -> Tensor:
-    """A Tensor for ``value``: tensors pass through (dtype checked), other data becomes a constant."""
+    """A Tensor for ``value``: tensors pass through (dtype checked), data becomes a constant."""
     if isinstance(value, Tensor):
         if dtype is not None and dtypes.as_dtype(dtype) != value.dtype:
             raise TypeError(f"tensor {value.name!r} has dtype {value.dtype}, "

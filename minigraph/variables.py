@@ -31,7 +31,8 @@ class Variable(Tensor):
         super().__init__(node, 0)
         self.initial_value = init
         self.trainable = trainable
-        self.initializer = state.assign(self, init, name=node.name + "/Assign").node
+        with node.graph.name_scope(node.name + "/"):
+            self.initializer = state.assign(self, init, name="Assign").node
         graph = node.graph
         for key in collections or [GLOBAL_VARIABLES]:
             graph.add_to_collection(key, self)
@@ -96,11 +97,11 @@ class SharedVariable(Variable):
 
     __slots__ = ("container",)
 
-    def __init__(self, value, name=None, dtype=None):
+    def __init__(self, value, name=None, dtype=None, trainable=True):
         array = np.array(value, dtype=dtypes.as_dtype(dtype) if dtype is not None
                          else dtypes.default_dtype_of(value), copy=True)
         self.container = _Container(array)
-        super().__init__(array, trainable=True, name=name or "shared")
+        super().__init__(array, trainable=trainable, name=name or "shared")
 
     def _attrs(self) -> dict:
         return {"container": self.container}
@@ -123,9 +124,9 @@ class SharedVariable(Variable):
         self.container.value = converted  # astype copies, so later edits to value don't leak in
 
 
-def shared(value, name=None, dtype=None) -> SharedVariable:
+def shared(value, name=None, dtype=None, trainable=True) -> SharedVariable:
     """A Theano-style shared variable holding ``value`` (copied)."""
-    return SharedVariable(value, name=name, dtype=dtype)
+    return SharedVariable(value, name=name, dtype=dtype, trainable=trainable)
 
 
 def global_variables(scope=None) -> list:

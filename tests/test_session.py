@@ -1,4 +1,4 @@
-"""TF1 Session semantics: defaults, fetch structures, feeds, casting and errors, variable storage."""
+"""TF1 Session semantics: defaults, fetch structures, feeds, casting, errors, variable storage."""
 import collections
 import sys
 

@@ -32,7 +32,7 @@ def _custom_grads(node, dy):
 
 
 def sum_to_array(value: np.ndarray, shape) -> np.ndarray:
-    """Sum ``value`` over the axes NumPy broadcasting added or stretched to reach it from ``shape``."""
+    """Sum ``value`` over the axes that broadcasting from ``shape`` added or stretched."""
     lead = value.ndim - len(shape)
     if lead < 0:
         raise ValueError(f"cannot sum shape {value.shape} down to {tuple(shape)}")

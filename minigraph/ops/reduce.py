@@ -280,6 +280,7 @@ defop("expand_reduced", _infer_expand, _expand_ref, kind="movement",
       doc="insert size-1 dims at the reduced axes (restores keepdims shape for gradients)")
 defop("prod_grad", _infer_prod_grad, _exclusive_products, kind="other",
       sample=_reduce_sample(_with_zeros, keepdims=False),
+      extra={"no_vjp_reason": "second-order gradients of reduce_prod are not supported"},
       doc="product of the other elements of each reduction group (gradient of reduce_prod)")
 
 # -- public functions ----------------------------------------------------------------------------
@@ -366,6 +367,6 @@ def _arg_reducer(op):
 argmax, argmin = _arg_reducer("argmax"), _arg_reducer("argmin")
 
 __all__ = [
-    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp",
-    "reduce_all", "reduce_any", "argmax", "argmin",
+    "argmax", "argmin", "reduce_all", "reduce_any", "reduce_logsumexp", "reduce_max",
+    "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum",
 ]

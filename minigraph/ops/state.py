@@ -59,7 +59,8 @@ def placeholder(dtype, shape=None, name=None) -> Tensor:
     """A value fed at run time; ``None`` dims (and ``shape=None``) match any size."""
     dtype = dtypes.as_dtype(dtype)
     static = None if shape is None else tuple(None if d in (None, -1) else int(d) for d in shape)
-    return apply_op("placeholder", [], {"shape": static, "dtype": dtype}, name=name or "Placeholder")
+    attrs = {"shape": static, "dtype": dtype}
+    return apply_op("placeholder", [], attrs, name=name or "Placeholder")
 
 
 def constant(value, dtype=None, shape=None, name=None) -> Tensor:
@@ -82,7 +83,7 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
 
 
 def group(*inputs, name=None):
-    """An op that runs all ``inputs`` (tensors or ops) and has no value (``sess.run`` gives None)."""
+    """An op running all ``inputs`` (tensors or ops); it has no value (``sess.run`` gives None)."""
     if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
         inputs = tuple(inputs[0])
     tensors = [t for t in inputs if isinstance(t, Tensor)]
