@@ -6,14 +6,15 @@ from .dtypes import as_dtype, float16, float32, float64, int8, int16, int32, int
 from .function import function
 from .graph import (Graph, Node, control_dependencies, get_default_graph, name_scope,
                     reset_default_graph, set_random_seed)
-from .ops import *  # noqa: F401,F403
+from .ops import *
 from .session import InteractiveSession, Session, get_default_session
-from .symbols import *  # noqa: F401,F403
+from .symbols import *
 from .tensor import Tensor, TensorShape, convert_to_tensor, is_tensor
 from .variables import (SharedVariable, Variable, global_variables,
                         global_variables_initializer, initialize_all_variables, shared,
                         trainable_variables, variables_initializer)
 
+from . import losses, nn, testing, train  # noqa: E402  (namespaces, after the op re-exports)
+
 bool = dtypes.bool_  # noqa: A001  (mg.bool, as tf.bool)
 Operation = Node
-from . import train

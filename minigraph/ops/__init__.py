@@ -1,9 +1,19 @@
 """All ops, by family. Importing this package registers every op in ``registry.REGISTRY``."""
-from .autodiff_ops import broadcast_like, sum_to  # noqa: F401
-from .elementwise import *  # noqa: F401,F403
-from .linalg import *  # noqa: F401,F403
-from .nn import *  # noqa: F401,F403
-from .random import *  # noqa: F401,F403
-from .reduce import *  # noqa: F401,F403
-from .shape import *  # noqa: F401,F403
-from .state import *  # noqa: F401,F403
+from . import (autodiff_ops, creation, elementwise, indexing, linalg, nn, random, reduce,
+               shape, state)
+
+# Computed before the star imports below, which rebind names such as ``shape`` and ``random``.
+__all__ = ["broadcast_like", "sum_to"] + [
+    name for family in (creation, elementwise, indexing, linalg, nn, random, reduce, shape, state)
+    for name in family.__all__]
+
+from .autodiff_ops import broadcast_like, sum_to  # noqa: E402
+from .creation import *  # noqa: E402
+from .elementwise import *  # noqa: E402
+from .indexing import *  # noqa: E402
+from .linalg import *  # noqa: E402
+from .nn import *  # noqa: E402
+from .random import *  # noqa: E402
+from .reduce import *  # noqa: E402
+from .shape import *  # noqa: E402
+from .state import *  # noqa: E402

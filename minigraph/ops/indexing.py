@@ -236,7 +236,7 @@ def _check_paddings(paddings, shape, mode):
         if min(pair) < 0:
             raise InferError(f"paddings {paddings} contain a negative pad")
         size = None if shape is None else shape[axis]
-        if limit is not None and size is not None and max(pair) > size - limit:
+        if limit is not None and size is not None and max(pair) > max(size - limit, 0):
             raise InferError(f"{mode} padding {pair} is too large for axis {axis} of size "
                              f"{size}")
 
@@ -251,6 +251,8 @@ def _infer_pad(types, paddings, mode, constant_values):
 
 def _pad_ref(x, paddings, mode, constant_values):
     _check_paddings(paddings, x.shape, mode)
+    if not paddings:
+        return x.copy()
     if mode == "CONSTANT":
         return np.pad(x, paddings, constant_values=constant_values)
     return np.pad(x, paddings, mode=mode.lower())
@@ -269,6 +271,8 @@ def _infer_pad_grad(types, paddings, mode):
 
 def _pad_grad_ref(dy, paddings, mode):
     """Add each padded element's cotangent back onto the input element it copies."""
+    if not paddings:
+        return dy.copy()
     if mode == "CONSTANT":
         return dy[tuple(slice(b, d - a) for (b, a), d in zip(paddings, dy.shape))]
     sources = [np.pad(np.arange(d - b - a), (b, a), mode=mode.lower())

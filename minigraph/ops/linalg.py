@@ -111,9 +111,10 @@ def _operands(a, b):
 
 
 def _shape_ops():
-    from . import shape
+    import importlib
 
-    return shape
+    # Not ``from . import shape``: the package re-exports a function of that name.
+    return importlib.import_module("minigraph.ops.shape")
 
 
 def dot(a, b, name=None) -> Tensor:

@@ -1,7 +1,8 @@
 """Neural-network ops: softmax, log-softmax and the cross-entropies, kept primitive for stability.
 
-Every reference subtracts the running maximum before exponentiating, so logits of +-1e4 give
-finite losses and gradients. Gradients are built from other public ops (second order works).
+References use overflow-free forms (max-shifted softmax, TF's logistic-loss formula), so logits
+of +-1e4 give finite losses and gradients. Gradients are built from public ops (second order
+works).
 """
 from __future__ import annotations
 
@@ -258,8 +259,8 @@ def log_softmax(logits, axis=None, name=None, dim=None) -> Tensor:
 
 def _labels_like(labels, logits: Tensor) -> Tensor:
     """Labels as a tensor; plain data takes the logits' dtype."""
-    if isinstance(labels, Tensor):
-        return labels
+    if isinstance(labels, Tensor) or hasattr(labels, "_as_tensor"):
+        return convert_to_tensor(labels)
     return convert_to_tensor(np.asarray(labels), dtype=logits.dtype)
 
 
@@ -284,7 +285,8 @@ def softmax_cross_entropy_with_logits(*, labels, logits, axis=None, name=None,
 def sparse_softmax_cross_entropy_with_logits(*, labels, logits, name=None) -> Tensor:
     """Per-example ``-log_softmax(logits)[label]``; ``labels`` are int class indices."""
     x = convert_to_tensor(logits)
-    y = labels if isinstance(labels, Tensor) else convert_to_tensor(np.asarray(labels))
+    y = convert_to_tensor(labels if isinstance(labels, Tensor) or hasattr(labels, "_as_tensor")
+                          else np.asarray(labels))
     return apply_op("sparse_softmax_cross_entropy_with_logits", [y, x], {}, name=name)
 
 

@@ -1,10 +1,11 @@
 """Reductions (sum, mean, max, min, prod, logsumexp) and argmax/argmin, TF1 style.
 
-Attrs: ``axis`` is a sorted tuple of non-negative axes, or ``None`` (all axes) when the input's
-rank is unknown; ``keepdims`` is a bool. Dtypes: sum/prod of bool give int64; max/min keep the
-dtype; mean of ints stays int (truncating, as TF); the ``reduce_mean`` wrapper casts bool to
-``floatX`` (Theano's ``mean(neq(a, b))`` idiom). Second-order gradients of ``reduce_prod`` are not
-supported: its gradient op ``prod_grad`` (zero-safe, no division) has no vjp.
+Attrs: ``axis`` is a sorted tuple of non-negative axes (the wrappers store this form whenever
+the rank is known) or ``None`` for all axes; ``keepdims`` is a bool. Dtypes: sum/prod of bool
+give int64; max/min keep the dtype; mean of ints stays int (truncating, as TF); the
+``reduce_mean`` wrapper casts bool to ``floatX`` (Theano's ``mean(neq(a, b))`` idiom).
+Second-order gradients of ``reduce_prod`` are not supported: its gradient op ``prod_grad``
+(zero-safe, no division) has no vjp.
 """
 from __future__ import annotations
 

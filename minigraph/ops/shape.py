@@ -190,12 +190,12 @@ def _merge_shapes(shapes, skip_axis=None, what="inputs"):
 
 def _infer_concat(types, axis):
     dtype = _common_dtype(types)
-    merged = _merge_shapes([t.shape for t in types], what="concat inputs")
-    if merged is None:
+    ranks = {len(t.shape) for t in types if t.shape is not None}
+    if not ranks:
         return TensorType(None, dtype)
-    if not merged:
+    if ranks == {0}:
         raise InferError("cannot concatenate scalars")
-    axis = normalize_axis(axis, len(merged))
+    axis = normalize_axis(axis, max(ranks))
     merged = list(_merge_shapes([t.shape for t in types], axis, "concat inputs"))
     sizes = [t.shape[axis] if t.shape is not None else None for t in types]
     merged[axis] = None if None in sizes else sum(sizes)
@@ -249,7 +249,12 @@ def _infer_unstack(types, num, axis):
 def _unstack_ref(x, num, axis):
     if x.shape[axis] != num:
         raise ValueError(f"cannot unstack axis {axis} of size {x.shape[axis]} into {num} parts")
-    return tuple(np.moveaxis(x, axis, 0))
+    return as_outputs(tuple(np.moveaxis(x, axis, 0)))
+
+
+def as_outputs(parts: tuple):
+    """A multi-output ref's result: the backends take a bare array when there is one output."""
+    return parts[0] if len(parts) == 1 else parts
 
 
 def _zero_filled(node, dys):
@@ -298,12 +303,12 @@ def _split_ref(x, *vector, axis, num, sizes):
         if x.shape[axis] % num:
             raise ValueError(f"axis {axis} of size {x.shape[axis]} does not split into {num} "
                              "equal parts")
-        return tuple(np.split(x, num, axis))
+        return as_outputs(tuple(np.split(x, num, axis)))
     try:
         sizes = _split_sizes(list(sizes), x.shape[axis], axis)
     except InferError as err:
         raise ValueError(str(err)) from None
-    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis))
+    return as_outputs(tuple(np.split(x, np.cumsum(sizes)[:-1], axis)))
 
 
 defop("split", _infer_split, _split_ref, kind="movement",
@@ -399,6 +404,8 @@ def unstack(value, num=None, axis: int = 0, name=None) -> list:
             raise ValueError(f"unstack: cannot infer num from shape {format_shape(static)} "
                              f"along axis {axis}; pass num")
         num = static[axis]
+    if num == 0:
+        return []
     return list(apply_op("unstack", [x], {"num": int(num), "axis": int(axis)}, name=name))
 
 

@@ -13,7 +13,7 @@ class AdamOptimizer(Optimizer):
     """``lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)``; ``m = b1*m + (1-b1)*g``;
     ``v = b2*v + (1-b2)*g**2``; ``var -= lr_t * m / (sqrt(v) + epsilon)``.
 
-    Slots ``m`` and ``v``; ``beta1_power``/``beta2_power`` start at beta1/beta2, are read with
+    Slots ``m`` and ``v``; float32 ``beta1_power``/``beta2_power`` start at beta1/beta2, are read with
     their pre-step values by every variable's update and multiplied once per step.
     """
 
@@ -28,8 +28,8 @@ class AdamOptimizer(Optimizer):
     def _create_slots(self, var_list) -> None:
         first = min(var_list, key=lambda v: v.name)
         for name, beta in (("beta1_power", self._beta1), ("beta2_power", self._beta2)):
-            initial = cast(beta, first.dtype) if isinstance(beta, Tensor) \
-                else np.asarray(beta, dtype=first.dtype)
+            # TF1 keeps the powers in float32 whatever the variables' dtype (numbers -> float32).
+            initial = beta if isinstance(beta, Tensor) else np.asarray(beta, dtype=np.float32)
             self._get_or_make_non_slot(first, initial, name)
         for var in var_list:
             self._zeros_slot(var, "m", self._name)

@@ -6,6 +6,8 @@ Subclasses implement ``_create_slots`` and ``_apply_dense`` (and may add ``_fini
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import dtypes
 from ..autodiff import gradients
 from ..graph import Node, get_default_graph
@@ -141,12 +143,15 @@ class Optimizer:
 
     def _hyper(self, name: str, dtype) -> Tensor:
         """Hyperparameter ``self._<name>`` (number, tensor or callable) as a ``dtype`` tensor,
-        built once per ``apply_gradients``. Numbers become constants of ``dtype`` directly."""
+        built once per ``apply_gradients``. Python numbers are rounded through float32 first,
+        as TF1's ``convert_to_tensor`` does, so float64 models get TF1's exact numbers."""
         key = (name, dtype)
         if key not in self._hyper_cache:
             value = getattr(self, "_" + name)
             if callable(value):
                 value = value()
+            if not isinstance(value, Tensor):
+                value = np.float32(value) if isinstance(value, float) else value
             self._hyper_cache[key] = (cast(value, dtype) if isinstance(value, Tensor)
                                       else constant(value, dtype=dtype))
         return self._hyper_cache[key]

@@ -13,14 +13,36 @@ STEPS = 5
 
 
 # -- NumPy references: step(t, var, grad, state) -> new var (state updated in place) ------------
+# TF1 turns Python-number hyperparameters into float32 tensors before casting them to the
+# variable's dtype, and keeps Adam's beta powers in float32; the references do the same.
 
 
+def tf1_number(value):
+    return float(np.float32(value))
+
+
+def tf1_hyperparameters(ref):
+    def make(*args, **kwargs):
+        return ref(*(tf1_number(a) if isinstance(a, float) else a for a in args),
+                   **{k: tf1_number(v) if isinstance(v, float) else v for k, v in kwargs.items()})
+    return make
+
+
+def float32_power(beta, t):
+    power = np.float32(beta)
+    for _ in range(t - 1):
+        power = np.float32(power * np.float32(beta))
+    return float(power)
+
+
+@tf1_hyperparameters
 def ref_gd(lr):
     def step(t, var, g, s):
         return var - lr * g
     return step
 
 
+@tf1_hyperparameters
 def ref_momentum(lr, momentum, nesterov=False):
     def step(t, var, g, s):
         s["momentum"] = s.get("momentum", np.zeros_like(var)) * momentum + g
@@ -30,6 +52,7 @@ def ref_momentum(lr, momentum, nesterov=False):
     return step
 
 
+@tf1_hyperparameters
 def ref_adagrad(lr, initial=0.1):
     def step(t, var, g, s):
         s["accumulator"] = s.get("accumulator", np.full_like(var, initial)) + g ** 2
@@ -37,7 +60,9 @@ def ref_adagrad(lr, initial=0.1):
     return step
 
 
+@tf1_hyperparameters
 def ref_rmsprop(lr, decay=0.9, momentum=0.0, eps=1e-10, centered=False):
+    lr, decay, momentum, eps = map(tf1_number, (lr, decay, momentum, eps))
     def step(t, var, g, s):
         s["rms"] = decay * s.get("rms", np.ones_like(var)) + (1 - decay) * g ** 2
         denominator = s["rms"] + eps
@@ -50,9 +75,11 @@ def ref_rmsprop(lr, decay=0.9, momentum=0.0, eps=1e-10, centered=False):
     return step
 
 
+@tf1_hyperparameters
 def ref_adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+    lr, beta1, beta2, eps = map(tf1_number, (lr, beta1, beta2, eps))
     def step(t, var, g, s):
-        lr_t = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        lr_t = lr * np.sqrt(1 - float32_power(beta2, t)) / (1 - float32_power(beta1, t))
         s["m"] = beta1 * s.get("m", np.zeros_like(var)) + (1 - beta1) * g
         s["v"] = beta2 * s.get("v", np.zeros_like(var)) + (1 - beta2) * g ** 2
         return var - lr_t * s["m"] / (np.sqrt(s["v"]) + eps)
@@ -135,8 +162,10 @@ def test_adam_beta_powers_advance_once_per_step():
     with mg.Session() as sess:
         sess.run(mg.global_variables_initializer())
         for t in range(1, 4):
-            np.testing.assert_allclose(sess.run([beta1_power, beta2_power]),
-                                       [0.8 ** t, 0.99 ** t], rtol=1e-12)
+            powers = sess.run([beta1_power, beta2_power])
+            assert powers[0].dtype == np.float32  # TF1 keeps the powers in float32
+            np.testing.assert_allclose(powers, [float32_power(0.8, t), float32_power(0.99, t)],
+                                       rtol=1e-7)
             sess.run(train_op)
 
 
@@ -306,8 +335,9 @@ def test_apply_gradients_uses_the_given_gradients_and_skips_none():
         sess.run(train_op)
         got1, got2, got_unused = sess.run([w1, w2, unused])
     g1, g2 = grads_of(W1_0, W2_0)
-    np.testing.assert_allclose(got1, W1_0 - 0.1 * 2 * g1, rtol=1e-12)
-    np.testing.assert_allclose(got2, W2_0 - 0.1 * 2 * g2, rtol=1e-12)
+    lr = tf1_number(0.1)
+    np.testing.assert_allclose(got1, W1_0 - lr * 2 * g1, rtol=1e-12)
+    np.testing.assert_allclose(got2, W2_0 - lr * 2 * g2, rtol=1e-12)
     assert got_unused == 1.0
 
 
