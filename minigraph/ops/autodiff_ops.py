@@ -4,7 +4,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import TensorType
+from . import _samples
 from .registry import InferError, apply_op, defop
+
+
+def _broadcast_pair(big_first: bool):
+    """Sample rule: a shape and the shape it broadcasts to, as (big, small) or (small, big)."""
+    def sample(draw):
+        from ..testing.domains import sample_values
+        from ..testing.strategies import broadcastable_shapes
+
+        one, small = draw(broadcastable_shapes(2))
+        big = np.broadcast_shapes(one, small)
+        rng = _samples.rng_from(draw)
+        shapes = (big, small) if big_first else (small, big)
+        return [sample_values(rng, s) for s in shapes], {}
+    return sample
 
 
 def _identity_type(types, **_):
@@ -12,7 +27,7 @@ def _identity_type(types, **_):
 
 
 defop("stop_gradient", _identity_type, lambda x: x, kind="elementwise", scalar="x0",
-      differentiable=False, doc="identity whose gradient is zero")
+      differentiable=False, sample=_samples.unary(), doc="identity whose gradient is zero")
 
 defop("custom_gradient", _identity_type, lambda y, *xs, grad_fn: y, kind="other",
       vjp=lambda node, dys: [None, *_custom_grads(node, dys[0])],
@@ -56,12 +71,14 @@ def _infer_broadcast_like(types, **_):
 
 defop("sum_to", _infer_sum_to, lambda g, like: sum_to_array(g, like.shape), kind="reduction",
       vjp=lambda node, dys: [broadcast_like(dys[0], node.inputs[0]), None],
-      grad_inputs=(0,), doc="sum the first input down to the second input's shape")
+      grad_inputs=(0,), sample=_broadcast_pair(big_first=True),
+      doc="sum the first input down to the second input's shape")
 
 defop("broadcast_like", _infer_broadcast_like,
       lambda x, like: np.broadcast_to(x, like.shape).copy(), kind="elementwise", scalar="x0",
       vjp=lambda node, dys: [sum_to(dys[0], node.inputs[0]), None],
-      grad_inputs=(0,), doc="broadcast the first input to the second input's shape")
+      grad_inputs=(0,), sample=_broadcast_pair(big_first=False),
+      doc="broadcast the first input to the second input's shape")
 
 
 def sum_to(grad, like):

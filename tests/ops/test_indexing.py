@@ -9,7 +9,7 @@ from minigraph.errors import InvalidArgumentError
 from minigraph.testing import check_grads
 from minigraph.testing.strategies import shapes
 
-FUZZ = settings(max_examples=int(__import__("os").environ.get("MG_FUZZ", 150)), deadline=None,
+FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 GRAD_FUZZ = settings(max_examples=25, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
