@@ -73,8 +73,16 @@ def _tile_vjp(node, dys):
     return [reshape_like(sum_to(split_dy, like), x)] + [None] * (len(node.inputs) - 1)
 
 
-defop("tile", _infer_tile, lambda x, *v, multiples: np.tile(x, runtime_dims(v, multiples)),
-      kind="movement", vjp=_tile_vjp, sample=samples.tile_inputs(), grad_inputs=(0,))
+def _tile_ref(x, *vector, multiples):
+    reps = runtime_dims(vector, multiples)
+    if len(reps) != x.ndim:
+        raise ValueError(f"multiples {tuple(reps)} must have one entry per axis of a tensor of "
+                         f"shape {format_shape(x.shape)}")
+    return np.tile(x, reps)
+
+
+defop("tile", _infer_tile, _tile_ref, kind="movement", vjp=_tile_vjp,
+      sample=samples.tile_inputs(), grad_inputs=(0,))
 
 
 def _infer_fill(types, shape):
@@ -90,7 +98,6 @@ def _infer_fill(types, shape):
 defop("fill", _infer_fill, lambda value, *v, shape: np.full(runtime_dims(v, shape), value),
       kind="movement", vjp=lambda n, d: [sum_to(d[0], n.inputs[0])] + [None] * (len(n.inputs) - 1),
       sample=samples.fill_inputs(), grad_inputs=(0,))
-
 
 
 def _infer_range(types, bounds, dtype):
@@ -116,7 +123,7 @@ def _range_ref(*values, bounds, dtype):
 defop("range", _infer_range, _range_ref, kind="movement", differentiable=False,
       sample=samples.range_inputs())
 
-# -- public functions -------------------------------------------------------------------------------
+# -- public functions ------------------------------------------------------------------------------
 
 
 def fill(dims, value, name=None) -> Tensor:

@@ -223,7 +223,7 @@ def _one_hot_ref(indices, depth, on_value, off_value, axis, dtype):
 defop("one_hot", _infer_one_hot, _one_hot_ref, kind="movement", differentiable=False,
       sample=samples.one_hot_inputs())
 
-# -- pad ----------------------------------------------------------------------------------------------
+# -- pad -------------------------------------------------------------------------------------------
 
 
 def _check_paddings(paddings, shape, mode):
@@ -289,7 +289,7 @@ defop("pad_grad", _infer_pad_grad, _pad_grad_ref, kind="movement",
       vjp=lambda n, d: [pad(d[0], n.attrs["paddings"], n.attrs["mode"])],
       doc="the adjoint of pad: folds padded cotangents back onto the input")
 
-# -- public functions -------------------------------------------------------------------------------
+# -- public functions ------------------------------------------------------------------------------
 
 
 def getitem(x, key, name=None) -> Tensor:
@@ -374,8 +374,8 @@ def gather(params, indices, validate_indices=None, name=None, axis=None) -> Tens
     """Slices of ``params`` along ``axis`` at ``indices`` (which must be in range)."""
     params, indices = convert_to_tensor(params), convert_to_tensor(indices)
     axis = 0 if axis is None else int(axis)
-    if params.ndim:
-        axis = normalize_axis(axis, params.ndim) if -params.ndim <= axis < params.ndim else axis
+    if params.ndim and -params.ndim <= axis < params.ndim:
+        axis %= params.ndim
     return apply_op("gather", [params, indices], {"axis": axis}, name=name)
 
 
@@ -388,8 +388,9 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     given = [v for v in (on_value, off_value) if v is not None]
     if dtype is None:
         dtype = dtypes.default_dtype_of(given[0]) if given else dtypes.float32
-    attrs = {"depth": int(depth), "on_value": 1 if on_value is None else np.asarray(on_value).item(),
-             "off_value": 0 if off_value is None else np.asarray(off_value).item(),
+    on = 1 if on_value is None else np.asarray(on_value).item()
+    off = 0 if off_value is None else np.asarray(off_value).item()
+    attrs = {"depth": int(depth), "on_value": on, "off_value": off,
              "axis": -1 if axis is None else int(axis), "dtype": dtypes.as_dtype(dtype)}
     return apply_op("one_hot", [indices], attrs, name=name)
 
@@ -418,4 +419,4 @@ def pad_grad(dy, paddings, mode="CONSTANT", name=None) -> Tensor:
                                                           "mode": mode}, name=name)
 
 
-__all__ = ["getitem", "gather", "one_hot", "pad", "pad_grad"]
+__all__ = ["getitem", "gather", "one_hot", "pad"]

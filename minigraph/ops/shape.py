@@ -1,7 +1,6 @@
 """Shape ops: shape queries, reshape, transpose, expand_dims/squeeze, concat/stack/split."""
 from __future__ import annotations
 
-
 import math
 
 import numpy as np
@@ -15,6 +14,7 @@ from ._operands import (check_dims, dims_attr, fmt_dims, normalize_axis, plain_h
                         runtime_dims, shape_operand)
 from .elementwise import zeros_like_value
 from .registry import InferError, apply_op, defop
+from .state import constant
 
 # -- shape queries ------------------------------------------------------------------------------
 
@@ -50,8 +50,8 @@ def _infer_reshape(types, shape):
     if dims is None:
         return TensorType(None, x.dtype)
     check_dims(dims, "shape", allow_wildcard=True)
-    out = [x.shape[d[1]] if isinstance(d, tuple) and x.shape is not None
-           else None if isinstance(d, tuple) else d for d in dims]
+    out = [d if not isinstance(d, tuple) else None if x.shape is None else x.shape[d[1]]
+           for d in dims]
     solved = _solve_reshape(x.shape, dims)
     if -1 in out:
         out[out.index(-1)] = solved
@@ -160,8 +160,7 @@ def _infer_squeeze(types, axis):
     for a in axes:
         if x.shape[a] not in (1, None):
             raise InferError(f"cannot squeeze axis {a} of size {x.shape[a]}")
-    return TensorType(tuple(d if j not in axes else 1 for j, d in enumerate(x.shape)
-                            if j not in axes), x.dtype)
+    return TensorType(tuple(d for j, d in enumerate(x.shape) if j not in axes), x.dtype)
 
 
 defop("squeeze", _infer_squeeze, lambda x, axis: np.squeeze(x, axis), kind="movement",
@@ -269,7 +268,7 @@ defop("unstack", _infer_unstack, _unstack_ref, kind="movement",
 
 def _infer_split(types, axis, num, sizes):
     x = types[0]
-    sizes = dims_attr(types, sizes) if len(types) > 1 else sizes
+    sizes = dims_attr(types, sizes)
     if x.shape is None:
         return [TensorType(None, x.dtype)] * num
     axis = normalize_axis(axis, len(x.shape))
@@ -288,13 +287,11 @@ def _split_sizes(sizes, length, axis):
     check_dims(sizes, "split sizes", allow_wildcard=True)
     if None in sizes or length is None:
         return [None if s == -1 else s for s in sizes]
-    fixed = sum(s for s in sizes if s != -1)
-    if -1 in sizes and fixed <= length:
-        sizes[sizes.index(-1)] = length - fixed
-    if sum(sizes) != length:
+    resolved = [length - sum(s for s in sizes if s != -1) if s == -1 else s for s in sizes]
+    if sum(resolved) != length or min(resolved, default=0) < 0:
         raise InferError(f"split sizes {tuple(sizes)} do not add up to the size {length} of "
                          f"axis {axis}")
-    return sizes
+    return resolved
 
 
 def _split_ref(x, *vector, axis, num, sizes):
@@ -304,10 +301,7 @@ def _split_ref(x, *vector, axis, num, sizes):
             raise ValueError(f"axis {axis} of size {x.shape[axis]} does not split into {num} "
                              "equal parts")
         return as_outputs(tuple(np.split(x, num, axis)))
-    try:
-        sizes = _split_sizes(list(sizes), x.shape[axis], axis)
-    except InferError as err:
-        raise ValueError(str(err)) from None
+    sizes = _split_sizes(list(sizes), x.shape[axis], axis)  # InferError is a ValueError
     return as_outputs(tuple(np.split(x, np.cumsum(sizes)[:-1], axis)))
 
 
@@ -315,7 +309,7 @@ defop("split", _infer_split, _split_ref, kind="movement",
       vjp=lambda n, d: [concat(_zero_filled(n, d), n.attrs["axis"])] + [None] * (
           len(n.inputs) - 1), sample=samples.split_inputs(), grad_inputs=(0,))
 
-# -- public functions -------------------------------------------------------------------------------
+# -- public functions ------------------------------------------------------------------------------
 
 
 def shape(input, name=None, out_type=dtypes.int64) -> Tensor:
@@ -336,8 +330,6 @@ def rank(input, name=None) -> Tensor:
 
 def dim(x, axis: int, name=None) -> Tensor:
     """Size of one axis as an int64 scalar: a constant when static, else computed at run time."""
-    from .state import constant
-
     x = convert_to_tensor(x)
     static = x.type.shape
     if static is not None and -len(static) <= axis < len(static):
@@ -410,7 +402,10 @@ def unstack(value, num=None, axis: int = 0, name=None) -> list:
 
 
 def split(value, num_or_size_splits, axis: int = 0, num=None, name=None) -> list:
-    """Split along ``axis`` into equal parts (an int) or parts of the given sizes (one may be -1)."""
+    """Split along ``axis`` into ``n`` equal parts (an int) or parts of the given sizes.
+
+    One size may be -1 (the rest of the axis); sizes may be int scalar tensors.
+    """
     x = convert_to_tensor(value)
     count = num_or_size_splits
     if isinstance(count, (int, np.integer)) and not isinstance(count, (bool, np.bool_)):
@@ -429,5 +424,5 @@ def split(value, num_or_size_splits, axis: int = 0, num=None, name=None) -> list
 
 pack, unpack = stack, unstack
 
-__all__ = ["shape", "size", "rank", "dim", "reshape", "reshape_like", "transpose",
+__all__ = ["shape", "size", "rank", "dim", "reshape", "transpose",
            "expand_dims", "squeeze", "concat", "stack", "unstack", "split", "pack", "unpack"]
