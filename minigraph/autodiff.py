@@ -9,7 +9,7 @@ import warnings
 
 from . import dtypes
 from .errors import DisconnectedInputError
-from .graph import Node
+from .graph import Node, ancestors
 from .ops.registry import apply_op, get_op
 from .tensor import Tensor, convert_to_tensor
 
@@ -54,17 +54,7 @@ def _nodes_between(ys, xs, blocked):
     """Nodes on some path x -> y, newest first (node ids are a topological order)."""
     targets = {x.node for x in xs}
     on_path: dict[Node, bool] = {}
-    stack = [y.node for y in ys]
-    order = []
-    seen = set()
-    while stack:
-        node = stack.pop()
-        if node in seen or node in blocked:
-            continue
-        seen.add(node)
-        order.append(node)
-        stack.extend(t.node for t in node.inputs)
-    order.sort(key=lambda n: n.id)
+    order = [n for n in ancestors(y.node for y in ys) if n not in blocked]
     for node in order:
         on_path[node] = node in targets or any(on_path.get(t.node, False) for t in node.inputs)
     return [n for n in reversed(order) if on_path[n]]

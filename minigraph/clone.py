@@ -1,7 +1,7 @@
 """Rebuild part of a graph with some tensors replaced (Theano ``givens``, ``clone_replace``)."""
 from __future__ import annotations
 
-from .graph import TensorType
+from .graph import TensorType, ancestors
 from .ops.registry import get_op
 from .tensor import Tensor, convert_to_tensor
 
@@ -24,8 +24,7 @@ def clone_replace(outputs, replace: dict) -> list[Tensor]:
 def _clone(tensor: Tensor, memo: dict) -> Tensor:
     if tensor in memo:
         return memo[tensor]
-    order = _ancestors(tensor, memo)
-    for node in order:
+    for node in ancestors([tensor.node], memo):
         new_inputs = [memo.get(t, t) for t in node.inputs]
         if all(a is b or a == b for a, b in zip(new_inputs, node.inputs)):
             for t in node.outputs:
@@ -39,14 +38,3 @@ def _clone(tensor: Tensor, memo: dict) -> Tensor:
         for old, new in zip(node.outputs, clone.outputs):
             memo[old] = new
     return memo[tensor]
-
-
-def _ancestors(tensor: Tensor, memo: dict):
-    seen, stack = set(), [tensor.node]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(t.node for t in node.inputs if t not in memo)
-    return sorted(seen, key=lambda n: n.id)

@@ -210,6 +210,21 @@ class Graph:
         return f"<minigraph.Graph with {len(self.nodes)} nodes>"
 
 
+def ancestors(roots, stop=frozenset()) -> list[Node]:
+    """``roots`` and every node they depend on (through data and control inputs), in id order
+    (a topological order); inputs in ``stop`` (tensors) are not followed."""
+    seen: set[Node] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(t.node for t in node.inputs if t not in stop)
+        stack.extend(node.control_inputs)
+    return sorted(seen, key=lambda n: n.id)
+
+
 def op_default_name(op: str) -> str:
     """TF-style default node name from an op name: ``matmul`` -> ``MatMul``."""
     special = {"matmul": "MatMul", "batch_matmul": "BatchMatMul"}

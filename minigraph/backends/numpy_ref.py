@@ -73,7 +73,7 @@ def _make_step(node: Node, slots):
             if getattr(err, "_mg_wrapped", False):
                 raise
             raise _run_error(node, [env[i] for i in ins], err) from err
-        values = (result,) if len(outs) == 1 else result
+        values = result if isinstance(result, tuple) else (result,)
         for slot, value, t in zip(outs, values, types):
             env[slot] = _conform(node, value, t)
     return step

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import PlaceholderNotFedError
-from ..graph import Node, format_shape
+from ..graph import Node, ancestors, format_shape
 from ..ops.registry import get_op
 from ..tensor import Tensor
 
@@ -22,17 +22,9 @@ class Schedule:
 def build_schedule(fetches, fed) -> Schedule:
     """Guarantees: every needed placeholder is fed, and no variable is assigned twice."""
     fed_set = set(fed)
-    needed: set[Node] = set()
-    stack = [f.node if isinstance(f, Tensor) and f not in fed_set else f
+    roots = [f.node if isinstance(f, Tensor) else f
              for f in fetches if not (isinstance(f, Tensor) and f in fed_set)]
-    while stack:
-        node = stack.pop()
-        if node in needed:
-            continue
-        needed.add(node)
-        stack.extend(t.node for t in node.inputs if t not in fed_set)
-        stack.extend(node.control_inputs)
-    nodes = sorted(needed, key=lambda n: n.id)
+    nodes = ancestors(roots, fed_set)
     for node in nodes:
         if node.op == "placeholder":
             _raise_unfed(node, fetches, fed_set)
@@ -62,13 +54,4 @@ def _raise_unfed(placeholder: Node, fetches, fed_set):
 
 
 def _reaches(fetch, target: Node, fed_set) -> bool:
-    stack, seen = [fetch.node if isinstance(fetch, Tensor) else fetch], set()
-    while stack:
-        node = stack.pop()
-        if node is target:
-            return True
-        if node not in seen:
-            seen.add(node)
-            stack.extend(t.node for t in node.inputs if t not in fed_set)
-            stack.extend(node.control_inputs)
-    return False
+    return target in ancestors([fetch.node if isinstance(fetch, Tensor) else fetch], fed_set)

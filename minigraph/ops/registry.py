@@ -24,7 +24,8 @@ class OpDef:
     """Everything minigraph knows about one op.
 
     ``infer(types, **attrs) -> TensorType | list[TensorType]`` checks inputs statically.
-    ``ref(*arrays, **attrs) -> array | tuple`` is the NumPy reference (the oracle).
+    ``ref(*arrays, **attrs) -> array | tuple`` is the NumPy reference (the oracle); ops whose
+    ``infer`` returns a list of outputs return a tuple, even of one array.
     ``vjp(node, dys) -> list`` returns one gradient (Tensor or None) per input, where ``dys``
     holds one cotangent (Tensor or None) per output. ``None`` vjp with ``differentiable``
     means "not implemented"; ``differentiable=False`` means "gradient is zero/undefined".

@@ -248,12 +248,7 @@ def _infer_unstack(types, num, axis):
 def _unstack_ref(x, num, axis):
     if x.shape[axis] != num:
         raise ValueError(f"cannot unstack axis {axis} of size {x.shape[axis]} into {num} parts")
-    return as_outputs(tuple(np.moveaxis(x, axis, 0)))
-
-
-def as_outputs(parts: tuple):
-    """A multi-output ref's result: the backends take a bare array when there is one output."""
-    return parts[0] if len(parts) == 1 else parts
+    return tuple(np.moveaxis(x, axis, 0))
 
 
 def _zero_filled(node, dys):
@@ -300,9 +295,9 @@ def _split_ref(x, *vector, axis, num, sizes):
         if x.shape[axis] % num:
             raise ValueError(f"axis {axis} of size {x.shape[axis]} does not split into {num} "
                              "equal parts")
-        return as_outputs(tuple(np.split(x, num, axis)))
+        return tuple(np.split(x, num, axis))
     sizes = _split_sizes(list(sizes), x.shape[axis], axis)  # InferError is a ValueError
-    return as_outputs(tuple(np.split(x, np.cumsum(sizes)[:-1], axis)))
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis))
 
 
 defop("split", _infer_split, _split_ref, kind="movement",

@@ -13,8 +13,8 @@ class AdamOptimizer(Optimizer):
     """``lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)``; ``m = b1*m + (1-b1)*g``;
     ``v = b2*v + (1-b2)*g**2``; ``var -= lr_t * m / (sqrt(v) + epsilon)``.
 
-    Slots ``m`` and ``v``; float32 ``beta1_power``/``beta2_power`` start at beta1/beta2, are read with
-    their pre-step values by every variable's update and multiplied once per step.
+    Slots ``m`` and ``v``; float32 ``beta1_power``/``beta2_power`` start at beta1/beta2,
+    are read with their pre-step values by every variable's update and multiplied once per step.
     """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08,
