@@ -4,9 +4,10 @@ from .autodiff import custom_gradient, grad, gradients, stop_gradient
 from .config import config
 from .dtypes import as_dtype, float16, float32, float64, int8, int16, int32, int64, uint8
 from .function import function
-from .graph import (Graph, Node, control_dependencies, get_default_graph, name_scope,
-                    reset_default_graph, set_random_seed)
+from .graph import (Graph, Node, TensorType, control_dependencies, get_default_graph,
+                    name_scope, reset_default_graph, set_random_seed)
 from .ops import *
+from .ops.registry import InferError, OpDef, apply_op, defop
 from .session import InteractiveSession, Session, get_default_session
 from .symbols import *
 from .tensor import Tensor, TensorShape, convert_to_tensor, is_tensor

@@ -1,7 +1,26 @@
-"""Shared fixtures: every test starts with a fresh default graph."""
+"""Shared fixtures and hypothesis profiles.
+
+Profiles: ``ci`` (default; derandomized, so every run draws the same examples and a failure
+reproduces as is) and ``fuzz`` (``HYPOTHESIS_PROFILE=fuzz``: thousands of random examples per
+property; failures print a ``@reproduce_failure`` blob and the seed is in the report header).
+"""
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 import minigraph as mg
+
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
+                          print_blob=True, suppress_health_check=_SLOW_OK)
+settings.register_profile("fuzz", max_examples=2000, deadline=None, print_blob=True,
+                          suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_report_header(config):
+    return f"hypothesis profile: {settings._current_profile} (HYPOTHESIS_PROFILE to change)"
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,7 @@ def unary(domain: Domain = REAL, **attrs):
 def nary(n: int, domains=None, **attrs):
     """``n`` inputs with mutually broadcastable shapes."""
     def sample(draw):
-        shapes = draw(_strategies().broadcastable_shapes(n))
+        shapes = draw(_strategies().broadcastable_shapes((), n))
         rng = rng_from(draw)
         doms = domains or [REAL] * n
         return [sample_values(rng, s, d) for s, d in zip(shapes, doms)], dict(attrs)
@@ -42,14 +42,14 @@ def nary(n: int, domains=None, **attrs):
 def untied_pair(**attrs):
     """Two broadcastable inputs that are never equal (max/min/compare kinks)."""
     def sample(draw):
-        shape_a, shape_b = draw(_strategies().broadcastable_shapes(2))
+        shape_a, shape_b = draw(_strategies().broadcastable_shapes((), 2))
         return list(interleaved_pair(rng_from(draw), shape_a, shape_b)), dict(attrs)
     return sample
 
 
 def bools(n: int):
     def sample(draw):
-        shapes = draw(_strategies().broadcastable_shapes(n))
+        shapes = draw(_strategies().broadcastable_shapes((), n))
         rng = rng_from(draw)
         return [rng.random(s) < 0.5 for s in shapes], {}
     return sample
@@ -57,7 +57,7 @@ def bools(n: int):
 
 def where_inputs():
     def sample(draw):
-        cond_shape, x_shape, y_shape = draw(_strategies().broadcastable_shapes(3))
+        cond_shape, x_shape, y_shape = draw(_strategies().broadcastable_shapes((), 3))
         rng = rng_from(draw)
         return [rng.random(cond_shape) < 0.5, sample_values(rng, x_shape),
                 sample_values(rng, y_shape)], {}
@@ -67,7 +67,7 @@ def where_inputs():
 def clip_inputs():
     """t on a grid offset from the bounds' grid, so t never equals a bound."""
     def sample(draw):
-        t_shape, lo_shape, hi_shape = draw(_strategies().broadcastable_shapes(3))
+        t_shape, lo_shape, hi_shape = draw(_strategies().broadcastable_shapes((), 3))
         rng = rng_from(draw)
         t = rng.integers(-4, 4, size=t_shape) * 0.5 + 0.25
         lo = rng.choice([-1.0, -0.5], size=lo_shape)

@@ -147,7 +147,7 @@ def broadcast_to_inputs():
     def sample(draw):
         from ..testing import strategies
 
-        x_shape, other = draw(strategies.broadcastable_shapes(2))
+        x_shape, other = draw(strategies.broadcastable_shapes((), 2))
         target = np.broadcast_shapes(x_shape, other)
         return _operand(draw, [_values(draw, x_shape)], "shape", target)
     return sample

@@ -14,7 +14,7 @@ def _broadcast_pair(big_first: bool):
         from ..testing.domains import sample_values
         from ..testing.strategies import broadcastable_shapes
 
-        one, small = draw(broadcastable_shapes(2))
+        one, small = draw(broadcastable_shapes((), 2))
         big = np.broadcast_shapes(one, small)
         rng = _samples.rng_from(draw)
         shapes = (big, small) if big_first else (small, big)

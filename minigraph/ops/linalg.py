@@ -74,7 +74,7 @@ def _matmul_sample(draw):
     from hypothesis import strategies as st
 
     strategies = _samples._strategies()
-    batch_a, batch_b = draw(strategies.broadcastable_shapes(2, max_dims=2, max_side=3))
+    batch_a, batch_b = draw(strategies.broadcastable_shapes((), 2, max_dims=2, max_side=3))
     m, k, n = (draw(st.integers(0, 4)) for _ in range(3))
     ta, tb = draw(st.booleans()), draw(st.booleans())
     rng = _samples.rng_from(draw)

@@ -1,40 +1,65 @@
-"""Hypothesis strategies for shapes and arrays used to fuzz ops and gradients."""
+"""Hypothesis strategies for fuzzing ops and gradients: shapes, arrays, op inputs, graphs.
+
+Shapes come from ``hypothesis.extra.numpy``; element strategies are domain-aware so values stay
+where an op is defined and differentiable (positive for log/sqrt, away from kinks).
+"""
 from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from .domains import REAL, Domain, sample_values
+from .domains import REAL, Domain
 
 
 def shapes(min_dims=0, max_dims=3, min_side=0, max_side=4):
     """Static shapes, including size-0 and size-1 dimensions."""
-    return st.lists(st.integers(min_side, max_side), min_size=min_dims,
-                    max_size=max_dims).map(tuple)
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
 
 
-@st.composite
-def broadcastable_shapes(draw, n=2, min_dims=0, max_dims=3, min_side=0, max_side=4):
-    """``n`` shapes that broadcast together: each drops leading dims or sets dims to 1."""
-    base = draw(shapes(min_dims, max_dims, min_side, max_side))
-    result = []
-    for _ in range(n):
-        drop = draw(st.integers(0, len(base)))
-        shape = list(base[drop:])
-        ones = draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
-        result.append(tuple(1 if one else d for one, d in zip(ones, shape)))
-    return result
+def broadcastable_shapes(shape=(), n=2, min_dims=0, max_dims=3, min_side=0, max_side=4):
+    """``n`` shapes that broadcast together and with ``shape`` (a list of tuples)."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=n, base_shape=tuple(shape), min_dims=min_dims, max_dims=max_dims,
+        min_side=min_side, max_side=max_side).map(lambda drawn: list(drawn.input_shapes))
 
 
-def arrays(dtype="float64", shape=(), domain: Domain = REAL):
-    """Arrays of ``shape`` with values from ``domain`` (kept away from its kinks)."""
-    seeds = st.integers(0, 2**32 - 1)
-    if np.dtype(dtype).kind in "iu":
-        return seeds.map(lambda s: np.random.default_rng(s).integers(
-            int(domain.low), int(domain.high) + 1, size=shape).astype(dtype))
-    return seeds.map(lambda s: sample_values(np.random.default_rng(s), shape, domain, dtype))
+def elements(domain: Domain = REAL, dtype="float64"):
+    """Floats in ``domain``, moved out of the ``gap`` around each of its kinks."""
+    def away_from_kinks(x):
+        for kink in domain.kinks:
+            if abs(x - kink) < domain.gap:
+                return kink + (2 if x >= kink else -2) * domain.gap
+        return x
+    width = 32 if np.dtype(dtype) == np.float32 else 64
+    return st.floats(domain.low, domain.high, width=width).map(away_from_kinks)
+
+
+def arrays(dtype="float64", shape=(), elements=None):
+    """Arrays of ``shape``; ``elements`` is a ``Domain``, a hypothesis strategy or None (REAL)."""
+    dtype = np.dtype(dtype)
+    if elements is None or isinstance(elements, Domain):
+        domain = elements or REAL
+        if dtype.kind in "iu":
+            elements = st.integers(int(domain.low), int(domain.high))
+        else:
+            elements = globals()["elements"](domain, dtype)
+    return hnp.arrays(dtype, shape, elements=elements)
 
 
 def dtypes(floats_only=True):
+    """minigraph dtypes: float32/float64, plus int32/int64 unless ``floats_only``."""
     choices = ["float32", "float64"] if floats_only else ["float32", "float64", "int32", "int64"]
     return st.sampled_from(choices).map(np.dtype)
+
+
+@st.composite
+def op_inputs(draw, op_name: str):
+    """``(inputs, attrs)`` valid for the registered op ``op_name``, from its own sample rule."""
+    from ..ops.registry import get_op
+
+    opdef = get_op(op_name)
+    if opdef.sample is None:
+        raise ValueError(f"op {op_name!r} declares no sample rule, so it cannot be fuzzed")
+    return opdef.sample(draw)

@@ -23,7 +23,7 @@ def _swap(shape, flag):
 
 @st.composite
 def _matmul_case(draw):
-    batch_a, batch_b = draw(broadcastable_shapes(2, max_dims=2, max_side=3))
+    batch_a, batch_b = draw(broadcastable_shapes((), 2, max_dims=2, max_side=3))
     m, k, n = (draw(st.integers(0, 4)) for _ in range(3))
     ta, tb, dynamic = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
     dtype = draw(st.sampled_from(["float64", "float32", "int32"]))
