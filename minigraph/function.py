@@ -34,7 +34,7 @@ class Function:
         targets = exprs[:len(outs)] + assigns
         self.allow_input_downcast = allow_input_downcast
         self.plan = compile_plan(targets, self.inputs, backend or default_backend())
-        _check_unused(self.inputs, self.plan.schedule, on_unused_input)
+        _check_unused(self.inputs, self.plan.program, on_unused_input)
 
     def __call__(self, *args):
         if len(args) != len(self.inputs):
@@ -92,9 +92,10 @@ def _update_value(variable, expression) -> Tensor:
     return value
 
 
-def _check_unused(inputs, schedule, policy):
-    used = {t for node in schedule.nodes for t in node.inputs} | set(schedule.fetches)
-    unused = [t.node.name for t in inputs if t not in used]
+def _check_unused(inputs, program, policy):
+    used = {v for node in program.nodes for v in node.inputs} | set(program.outputs)
+    unused = [t.node.name for t, node in zip(inputs, program.inputs)
+              if node.outputs[0] not in used]
     if unused and policy == "raise":
         raise UnusedInputError(f"function inputs {unused} are not used to compute any output or "
                                "update; pass on_unused_input='ignore' to allow this")

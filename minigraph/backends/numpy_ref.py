@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..graph import Node, format_shape
+from ..graph import format_shape
 from ..ops.registry import get_op
 from . import register_backend
 
@@ -12,19 +12,16 @@ from . import register_backend
 class Executable:
     """A flat list of steps over numbered value slots; ``run`` returns fetches and writes."""
 
-    def __init__(self, schedule):
-        self.schedule = schedule
+    def __init__(self, program):
+        self.program = program
         slots: dict = {}
-        for t in schedule.fed:
-            slots.setdefault(t, len(slots))
-        for node in schedule.nodes:
-            for t in node.outputs:
-                slots.setdefault(t, len(slots))
+        for node in program.inputs + program.nodes:
+            for value in node.outputs:
+                slots[value] = len(slots)
         self.n_slots = len(slots)
-        self.fed_slots = [slots[t] for t in schedule.fed]
-        self.steps = [_make_step(node, slots) for node in schedule.nodes]
-        self.fetch_slots = [slots[f] if not isinstance(f, Node) else None
-                            for f in schedule.fetches]
+        self.fed_slots = [slots[node.outputs[0]] for node in program.inputs]
+        self.steps = [_make_step(node, slots) for node in program.nodes]
+        self.fetch_slots = [None if v is None else slots[v] for v in program.outputs]
 
     def run(self, feeds, store):
         """Compute the fetches; returns ``(values, writes)`` and changes no variable itself."""
@@ -37,17 +34,17 @@ class Executable:
         return [None if s is None else env[s] for s in self.fetch_slots], writes
 
 
-def _make_step(node: Node, slots):
+def _make_step(node, slots):
+    """A closure running one IR node; variables and random streams are keyed by the user node
+    the IR node came from (``origin``)."""
     opdef = get_op(node.op)
-    ins = [slots[t] for t in node.inputs]
-    outs = [slots[t] for t in node.outputs]
+    ins = [slots[v] for v in node.inputs]
+    outs = [slots[v] for v in node.outputs]
     attrs = dict(node.attrs)
     if node.op == "variable":
         def step(env, store, writes):
-            env[outs[0]] = store.read(node)
+            env[outs[0]] = store.read(node.origin)
         return step
-    if node.op == "placeholder":  # only scheduled when fed; the schedule checked that
-        return lambda env, store, writes: None
     ref = opdef.ref
     if opdef.kind == "state":
         var = attrs["var"]
@@ -60,7 +57,7 @@ def _make_step(node: Node, slots):
             return value
     elif opdef.random:
         def compute(env, store, writes):
-            return ref(*(env[i] for i in ins), rng=store.rng(node), **attrs)
+            return ref(*(env[i] for i in ins), rng=store.rng(node.origin), **attrs)
     else:
         def compute(env, store, writes):
             return ref(*(env[i] for i in ins), **attrs)
@@ -105,9 +102,10 @@ class NumpyBackend:
     """Reference backend: no rewriting, every op through its NumPy ``ref``."""
 
     name = "numpy"
+    passes: tuple = ()
 
-    def lower(self, schedule) -> Executable:
-        return Executable(schedule)
+    def lower(self, program) -> Executable:
+        return Executable(program)
 
 
 register_backend("numpy", NumpyBackend)

@@ -8,6 +8,7 @@ import minigraph as mg
 from minigraph.graph import TensorType
 from minigraph.ops.registry import REGISTRY, apply_op
 from minigraph.testing import check_grads
+from minigraph.testing.strategies import op_inputs
 
 # Ops the runtime evaluates itself or that need a graph context to mean anything; each is
 # covered by the session/variable/autodiff tests instead.
@@ -43,7 +44,7 @@ def test_op_declares_sample_and_gradient_rule(name):
 @given(data=st.data())
 def test_static_inference_matches_reference(name, data):
     opdef = REGISTRY[name]
-    inputs, attrs = opdef.sample(data.draw)
+    inputs, attrs = data.draw(op_inputs(name))
     results = _reference(opdef, inputs, attrs)
     declared = _declared(opdef, [TensorType(a.shape, a.dtype) for a in map(np.asarray, inputs)],
                          attrs)
@@ -66,7 +67,7 @@ def test_static_inference_matches_reference(name, data):
 @given(data=st.data())
 def test_gradient_matches_finite_differences(name, data):
     opdef = REGISTRY[name]
-    inputs, attrs = opdef.sample(data.draw)
+    inputs, attrs = data.draw(op_inputs(name))
     inputs = [np.asarray(a) for a in inputs]
     perturbed = opdef.grad_inputs if opdef.grad_inputs is not None else range(len(inputs))
     perturbed = [i for i in perturbed if inputs[i].dtype.kind == "f"]
@@ -87,8 +88,7 @@ def test_gradient_matches_finite_differences(name, data):
 @FUZZ
 @given(data=st.data())
 def test_non_differentiable_ops_give_no_gradient(name, data):
-    opdef = REGISTRY[name]
-    inputs, attrs = opdef.sample(data.draw)
+    inputs, attrs = data.draw(op_inputs(name))
     tensors = [mg.constant(np.asarray(a)) for a in inputs]
     out = apply_op(name, tensors, attrs)
     outs = out if isinstance(out, (list, tuple)) else [out]
