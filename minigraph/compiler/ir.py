@@ -57,10 +57,14 @@ class Program:
     nodes: list
     outputs: list
     writes: dict
+    effects: frozenset = frozenset()
+    """User nodes that must run although no value of theirs is used (inputs of fetched ops
+    such as ``group``, and control dependencies): a failing check there still fails the run."""
 
     def roots(self) -> list[IRNode]:
-        """Nodes that must run: producers of outputs and every write."""
-        return [v.node for v in self.outputs if v is not None] + list(self.writes.values())
+        """Nodes that must run: producers of outputs, every write and every effect."""
+        return ([v.node for v in self.outputs if v is not None] + list(self.writes.values())
+                + [node for node in self.nodes if node.origin in self.effects])
 
     def to_networkx(self) -> nx.DiGraph:
         """A DiGraph over IR nodes with an edge per data dependency (attr ``index``)."""
@@ -93,7 +97,9 @@ def from_schedule(schedule) -> Program:
         if user_node in writers:
             writes[user_node.attrs["var"]] = ir
     outputs = [values[f] if isinstance(f, Tensor) else None for f in schedule.fetches]
-    return Program(inputs, nodes, outputs, writes)
+    effects = frozenset(dep for node in schedule.nodes for dep in node.control_inputs) | \
+        frozenset(t.node for node in schedule.nodes if not node.outputs for t in node.inputs)
+    return Program(inputs, nodes, outputs, writes, effects)
 
 
 def topological(program: Program) -> list[IRNode]:
