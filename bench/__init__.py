@@ -1,0 +1,1 @@
+"""Benchmark suite: minigraph against NumPy and the installed peers (``python -m bench``)."""
