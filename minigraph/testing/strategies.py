@@ -10,6 +10,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .domains import REAL, Domain
+from .graphs import DEFAULT_OPS, RandomGraph, graphs
+
+__all__ = ["DEFAULT_OPS", "RandomGraph", "arrays", "broadcastable_shapes", "dtypes",
+           "elements", "graphs", "op_inputs", "shapes"]
 
 
 def shapes(min_dims=0, max_dims=3, min_side=0, max_side=4):
