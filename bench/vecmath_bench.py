@@ -1,8 +1,8 @@
 """Time tanh(a*x + b) * sigmoid(x) on 10M float32: vecmath vs libm-in-Numba vs NumPy.
 
-Run ``python bench/vecmath_bench.py``; prints the best of several runs in ms, the packed
-instructions in the vecmath loop's assembly, and a per-function ns/element table (one thread).
-Not a test: numbers vary by machine and load.
+Run ``python -m bench.vecmath_bench`` from the project root.  Prints the best of several runs in
+ms, the packed instructions in the vecmath loop's assembly, and a per-function ns/element table
+(one thread).  Not a test: numbers vary by machine and load.
 """
 import re
 import time
