@@ -1,101 +1,14 @@
 """The NumPy reference backend: runs each node's ``ref`` in schedule order. The oracle."""
 from __future__ import annotations
 
-import numpy as np
-
-from ..errors import InvalidArgumentError
-from ..graph import format_shape
 from ..ops.registry import get_op
 from . import register_backend
+from .executable import Executable
 
 
-class Executable:
-    """A flat list of steps over numbered value slots; ``run`` returns fetches and writes."""
-
-    def __init__(self, program):
-        self.program = program
-        slots: dict = {}
-        for node in program.inputs + program.nodes:
-            for value in node.outputs:
-                slots[value] = len(slots)
-        self.n_slots = len(slots)
-        self.fed_slots = [slots[node.outputs[0]] for node in program.inputs]
-        self.steps = [_make_step(node, slots) for node in program.nodes]
-        self.fetch_slots = [None if v is None else slots[v] for v in program.outputs]
-
-    def run(self, feeds, store):
-        """Compute the fetches; returns ``(values, writes)`` and changes no variable itself."""
-        env = [None] * self.n_slots
-        for slot, value in zip(self.fed_slots, feeds):
-            env[slot] = value
-        writes = {}
-        for step in self.steps:
-            step(env, store, writes)
-        return [None if s is None else env[s] for s in self.fetch_slots], writes
-
-
-def _make_step(node, slots):
-    """A closure running one IR node; variables and random streams are keyed by the user node
-    the IR node came from (``origin``)."""
-    opdef = get_op(node.op)
-    ins = [slots[v] for v in node.inputs]
-    outs = [slots[v] for v in node.outputs]
-    attrs = dict(node.attrs)
-    if node.op == "variable":
-        def step(env, store, writes):
-            env[outs[0]] = store.read(node.origin)
-        return step
-    ref = opdef.ref
-    if opdef.kind == "state":
-        var = attrs["var"]
-        reads_old = opdef.extra.get("reads_old", False)
-
-        def compute(env, store, writes):
-            old = (store.read(var),) if reads_old else ()
-            value = store.check(var, ref(*old, *(env[i] for i in ins), **attrs))
-            writes[var] = value
-            return value
-    elif opdef.random:
-        def compute(env, store, writes):
-            return ref(*(env[i] for i in ins), rng=store.rng(node.origin), **attrs)
-    else:
-        def compute(env, store, writes):
-            return ref(*(env[i] for i in ins), **attrs)
-    types = node.out_types
-
-    def step(env, store, writes):
-        try:
-            result = compute(env, store, writes)
-        except (ValueError, TypeError, IndexError, ArithmeticError) as err:
-            if getattr(err, "_mg_wrapped", False):
-                raise
-            raise _run_error(node, [env[i] for i in ins], err) from err
-        values = result if isinstance(result, tuple) else (result,)
-        for slot, value, t in zip(outs, values, types):
-            env[slot] = _conform(node, value, t)
-    return step
-
-
-def _conform(node, value, t):
-    """``value`` as an array of the node's declared dtype, checked against its static shape."""
-    array = np.asarray(value)
-    if array.dtype != t.dtype:
-        array = array.astype(t.dtype)
-    if t.shape is not None and (array.ndim != len(t.shape) or any(
-            d is not None and d != a for d, a in zip(t.shape, array.shape))):
-        err = InvalidArgumentError(
-            f"{node.describe()}: produced shape {format_shape(array.shape)}, but the graph "
-            f"expects {format_shape(t.shape)}")
-        err._mg_wrapped = True
-        raise err
-    return array
-
-
-def _run_error(node, inputs, err):
-    described = ", ".join(f"{format_shape(np.shape(v))} {np.asarray(v).dtype}" for v in inputs)
-    wrapped = InvalidArgumentError(f"{node.describe()}: {err} [inputs: {described}]")
-    wrapped._mg_wrapped = True
-    return wrapped
+def reference_kernel(node):
+    """The op's NumPy ``ref``: the ground truth every other backend is compared with."""
+    return get_op(node.op).ref
 
 
 class NumpyBackend:
@@ -105,7 +18,7 @@ class NumpyBackend:
     passes: tuple = ()
 
     def lower(self, program) -> Executable:
-        return Executable(program)
+        return Executable(program, reference_kernel)
 
 
 register_backend("numpy", NumpyBackend)

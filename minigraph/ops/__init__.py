@@ -1,5 +1,5 @@
 """All ops, by family. Importing this package registers every op in ``registry.REGISTRY``."""
-from . import (autodiff_ops, creation, elementwise, indexing, linalg, nn, random, reduce,
+from . import (autodiff_ops, creation, elementwise, fused, indexing, linalg, nn, random, reduce,
                shape, state)
 
 # Computed before the star imports below, which rebind names such as ``shape`` and ``random``.

@@ -21,7 +21,8 @@ def assert_backends_agree(graph_or_fn, inputs, backends=None, grads=True, rtol=N
     results = {b: _evaluate(graph_or_fn, inputs, b, grads, seed) for b in backends}
     reference = results[backends[0]]
     for backend in backends[1:]:
-        for (label, want), got in zip(reference, results[backend]):
+        assert [label for label, _ in results[backend]] == [label for label, _ in reference]
+        for (label, want), (_, got) in zip(reference, results[backend]):
             r, a = _tolerance(want.dtype, rtol, atol)
             np.testing.assert_allclose(
                 got, want, rtol=r, atol=a,

@@ -2,4 +2,4 @@
 
 ``pipeline.DEFAULT_PASSES`` lists the order backends run them in.
 """
-from . import algebraic, constant_folding, cse, dead_code, stabilise  # noqa: F401
+from . import algebraic, constant_folding, cse, dead_code, fusion, stabilise  # noqa: F401

@@ -1,0 +1,82 @@
+"""The Numba CPU backend (opt-in): fused elementwise groups run as generated Numba kernels.
+
+Kernels are chosen from an explicit table, never by silent fallback:
+- ``fused`` nodes (from the ``fuse_elementwise`` pass) run ``kernels.numba.fusion`` kernels,
+  compiled once per DAG and process (and cached on disk);
+- ``matmul`` goes to BLAS through ``np.matmul``;
+- the ops of ``REFERENCE_KINDS`` and ``REFERENCE_OPS`` run their NumPy ``ref``: these are
+  *reference kernels*, listed on purpose, each awaiting a hand-written Numba kernel;
+- any other op is refused when the program is lowered (``MissingKernelError`` names it).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from kernels.numba.fusion import compile_fused
+
+from ..compiler.pipeline import DEFAULT_PASSES
+from ..errors import MinigraphError
+from ..ops.registry import get_op
+from . import register_backend
+from .executable import Executable
+
+REFERENCE_KINDS = frozenset({"elementwise", "reduction", "movement", "nn", "random", "state",
+                             "leaf"})
+"""Op kinds whose every op runs its NumPy reference here (unfused elementwise ops included:
+NumPy's ufuncs are already vectorised loops)."""
+
+REFERENCE_OPS = frozenset({"reduction_count", "prod_grad", "custom_gradient"})
+"""Ops of other kinds allowed to run their NumPy reference (kinds like ``linalg`` and ``other``
+are not allowed whole, so a new op there needs a kernel or an entry here)."""
+
+
+class MissingKernelError(MinigraphError, NotImplementedError):
+    """The backend has no kernel for an op of the program."""
+
+
+def _fused(node) -> Callable:
+    """The compiled kernel of a ``fused`` node, called with the node's input arrays."""
+    kernel = compile_fused(node.attrs["dag"])
+
+    def run(*arrays, dag):
+        return tuple(kernel(*(np.asarray(a) for a in arrays)))
+    return run
+
+
+def _matmul(a, b, transpose_a, transpose_b):
+    """Batched matrix product through BLAS; transposes are strided views, not copies."""
+    return np.matmul(np.swapaxes(a, -1, -2) if transpose_a else a,
+                     np.swapaxes(b, -1, -2) if transpose_b else b)
+
+
+KERNELS: dict[str, Callable] = {"fused": _fused, "matmul": lambda node: _matmul}
+"""Op name -> ``make(node)`` returning the kernel (called as the op's ``ref`` is)."""
+
+
+def numba_kernel(node) -> Callable:
+    """The kernel running ``node``: from ``KERNELS``, or an allowed reference kernel."""
+    make = KERNELS.get(node.op)
+    if make is not None:
+        return make(node)
+    opdef = get_op(node.op)
+    if opdef.kind in REFERENCE_KINDS or node.op in REFERENCE_OPS:
+        return opdef.ref
+    raise MissingKernelError(
+        f"the numba backend has no kernel for op {node.op!r} (kind {opdef.kind!r}), needed by "
+        f"{node.describe()}; add one to numba_cpu.KERNELS or allow its NumPy reference in "
+        "REFERENCE_OPS")
+
+
+class NumbaBackend:
+    """Optimising CPU backend: the default passes, then elementwise fusion."""
+
+    name = "numba"
+    passes: tuple = DEFAULT_PASSES + ("fuse_elementwise", "dead_code")
+
+    def lower(self, program) -> Executable:
+        return Executable(program, numba_kernel)
+
+
+register_backend("numba", NumbaBackend)
