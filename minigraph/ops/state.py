@@ -125,5 +125,4 @@ def _convert_assigned(value, dtype):
     return constant(array, dtype=dtype)
 
 
-
 __all__ = ["placeholder", "constant", "group", "no_op", "assign", "assign_add", "assign_sub"]
