@@ -55,17 +55,9 @@ def _infer_cast(types, dtype):
 # -- gradient helpers ---------------------------------------------------------------------------
 
 
-def _zeros(t):
-    return zeros_like_value(t)
-
-
-def zeros_like_value(t):
-    return apply_op("zeros_like_value", [t], {})
-
-
 def _mask(cond, dy):
     """``dy`` where ``cond`` holds, else 0."""
-    return where(cond, dy, _zeros(dy))
+    return where(cond, dy, zeros_like_value(dy))
 
 
 # -- registration -------------------------------------------------------------------------------
@@ -222,7 +214,7 @@ sin, cos, tanh, sigmoid, relu, relu6, softplus, elu, round, floor, ceil, identit
     _unary_fn, ["sin", "cos", "tanh", "sigmoid", "relu", "relu6", "softplus", "elu", "round",
                 "floor", "ceil", "identity"])
 logical_not = _unary_fn("logical_not")
-ones_like_value = _unary_fn("ones_like_value")
+zeros_like_value, ones_like_value = _unary_fn("zeros_like_value"), _unary_fn("ones_like_value")
 add, subtract, multiply, floordiv, mod, pow, maximum, minimum = map(
     _binary_fn, ["add", "subtract", "multiply", "floordiv", "mod", "pow", "maximum", "minimum"])
 equal, not_equal, less, less_equal, greater, greater_equal = map(

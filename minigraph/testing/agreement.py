@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tracing import random_projection, trace
+
 _TOLERANCES = {np.dtype("float64"): (1e-9, 1e-11), np.dtype("float32"): (1e-4, 1e-5),
                np.dtype("float16"): (1e-2, 1e-3)}
 
@@ -47,9 +49,7 @@ def _evaluate(graph_or_fn, inputs, backend, grads, seed):
     arrays = [np.asarray(a) for a in inputs]
     graph = mg.Graph()
     with graph.as_default():
-        tensors = [mg.placeholder(a.dtype, a.shape, name=f"arg{i}") for i, a in enumerate(arrays)]
-        outputs = graph_or_fn(*tensors)
-        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        tensors, outputs = trace(graph_or_fn, arrays)
         session = mg.Session(graph=graph, backend=backend)
         feed = dict(zip(tensors, arrays))
         values = session.run(outputs, feed)
@@ -58,9 +58,8 @@ def _evaluate(graph_or_fn, inputs, backend, grads, seed):
         floats = [(o, v) for o, v in zip(outputs, values) if o.dtype.kind == "f"]
         if not (grads and wrt and floats):
             return results
-        rng = np.random.default_rng(seed)
-        projection = mg.add_n([mg.reduce_sum(o * rng.standard_normal(v.shape).astype(o.dtype))
-                               for o, v in floats])
+        projection = random_projection([o for o, _ in floats], [v.shape for _, v in floats],
+                                       np.random.default_rng(seed))
         pairs = [(t, g) for t, g in zip(wrt, mg.gradients(projection, wrt)) if g is not None]
         grad_values = session.run([g for _, g in pairs], feed)
     return results + [(f"gradient wrt {t.op.name}", v) for (t, _), v in zip(pairs, grad_values)]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tracing import random_projection, trace
+
 _DEFAULTS = {  # dtype kind/size -> (eps, atol, rtol)
     np.dtype("float64"): (1e-6, 1e-5, 1e-5),
     np.dtype("float32"): (1e-3, 2e-2, 2e-2),
@@ -23,30 +25,29 @@ class _Problem:
 
         self.graph = mg.Graph()
         with self.graph.as_default():
-            self.inputs = [mg.placeholder(a.dtype, a.shape, name=f"arg{i}")
-                           for i, a in enumerate(args)]
-            output = fn(*self.inputs)
-            outputs = output if isinstance(output, (list, tuple)) else [output]
+            self.inputs, outputs = trace(fn, args)
             self.session = mg.Session(graph=self.graph, backend=backend)
-            values = self.session.run(list(outputs), dict(zip(self.inputs, args)))
-            self.objective = mg.add_n([mg.reduce_sum(o * rng.standard_normal(v.shape).astype(
-                o.dtype)) for o, v in zip(outputs, values)])
+            values = self.session.run(outputs, dict(zip(self.inputs, args)))
+            self.objective = random_projection(outputs, [v.shape for v in values], rng)
             self.wrt = [i for i, a in enumerate(args) if a.dtype.kind == "f"]
-            grads = mg.gradients(self.objective, [self.inputs[i] for i in self.wrt])
-            grads = [mg.zeros_like(self.inputs[i]) if g is None else g
-                     for i, g in zip(self.wrt, grads)]
+            wrt = [self.inputs[i] for i in self.wrt]
+            grads = _dense_gradients(self.objective, wrt)
             for _ in range(order - 1):
-                self.objective = mg.add_n([mg.reduce_sum(g * rng.standard_normal(
-                    args[i].shape).astype(g.dtype)) for i, g in zip(self.wrt, grads)])
-                grads = mg.gradients(self.objective, [self.inputs[i] for i in self.wrt])
-                grads = [mg.zeros_like(self.inputs[i]) if g is None else g
-                         for i, g in zip(self.wrt, grads)]
+                self.objective = random_projection(grads, [args[i].shape for i in self.wrt], rng)
+                grads = _dense_gradients(self.objective, wrt)
             self.grads = grads
             self.evaluate = self.session.make_callable(self.objective, self.inputs)
             self.gradient = self.session.make_callable(self.grads, self.inputs)
 
     def op_names(self) -> str:
         return ", ".join(sorted({n.op for n in self.graph.nodes}))
+
+
+def _dense_gradients(objective, xs):
+    """Gradients of ``objective`` for ``xs``, zeros where it does not depend on an x."""
+    import minigraph as mg
+
+    return [mg.zeros_like(x) if g is None else g for x, g in zip(xs, mg.gradients(objective, xs))]
 
 
 def numeric_grad(fn, args, eps=None, seed=None, backend=None):
