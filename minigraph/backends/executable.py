@@ -11,8 +11,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..graph import format_shape
+from ..graph import TensorType, format_shape
 from ..ops.registry import get_op
+from .kernel import WritingKernel
 
 
 class Executable:
@@ -82,10 +83,22 @@ def _compute(node, ins, kernel):
     elif opdef.random:
         def compute(env, store, writes):
             return kernel(*(env[i] for i in ins), rng=store.rng(node.origin), **attrs)
+    elif isinstance(kernel, WritingKernel):
+        def compute(env, store, writes):
+            arrays = [env[i] for i in ins]
+            outputs = [np.empty(t.shape, t.dtype) for t in _concrete_types(opdef, arrays, attrs)]
+            kernel.fn(*arrays, *outputs)
+            return tuple(outputs) if len(outputs) > 1 else outputs[0]
     else:
         def compute(env, store, writes):
             return kernel(*(env[i] for i in ins), **attrs)
     return compute
+
+
+def _concrete_types(opdef, arrays, attrs) -> list:
+    """The node's output types for these concrete inputs (its ``infer`` on their shapes)."""
+    types = opdef.infer([TensorType(a.shape, a.dtype) for a in arrays], **attrs)
+    return list(types) if isinstance(types, (list, tuple)) else [types]
 
 
 def _conform(node, value, t):

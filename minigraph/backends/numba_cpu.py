@@ -21,6 +21,7 @@ from ..errors import MinigraphError
 from ..ops.registry import get_op
 from . import register_backend
 from .executable import Executable
+from .numba_kernels import HAND_KERNELS
 
 REFERENCE_KINDS = frozenset({"elementwise", "reduction", "movement", "nn", "random", "state",
                              "leaf"})
@@ -57,7 +58,7 @@ KERNELS: dict[str, Callable] = {"fused": _fused, "matmul": lambda node: _matmul}
 
 def numba_kernel(node) -> Callable:
     """The kernel running ``node``: from ``KERNELS``, or an allowed reference kernel."""
-    make = KERNELS.get(node.op)
+    make = KERNELS.get(node.op) or HAND_KERNELS.get(node.op)
     if make is not None:
         return make(node)
     opdef = get_op(node.op)
