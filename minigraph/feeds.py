@@ -16,7 +16,13 @@ def convert_feed(tensor, value) -> np.ndarray:
         raise TypeError(f"{_describe(tensor)} expects {dtype}, cannot feed a value of "
                         f"dtype {array.dtype}{_site(tensor)}")
     check_shape(tensor, array.shape)
-    return array.astype(dtype, copy=False)
+    return c_contiguous(array.astype(dtype, copy=False))
+
+
+def c_contiguous(array: np.ndarray) -> np.ndarray:
+    """``array`` itself if C-contiguous, else a C-contiguous copy (kernels index feeds so);
+    unlike ``np.ascontiguousarray`` it keeps 0-d arrays 0-d."""
+    return array if array.flags.c_contiguous else np.array(array, order="C")
 
 
 def check_shape(tensor, shape) -> None:

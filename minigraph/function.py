@@ -6,9 +6,10 @@ import numpy as np
 from .backends import default_backend
 from .clone import clone_replace
 from .compiler import compile_plan
-from .feeds import check_shape
+from .feeds import c_contiguous, check_shape
 from .ops import state
 from .runtime import FUNCTION_STORE
+from .session import get_default_session
 from .tensor import Tensor, convert_to_tensor
 
 
@@ -39,15 +40,10 @@ class Function:
     def __call__(self, *args):
         if len(args) != len(self.inputs):
             raise TypeError(f"function takes {len(self.inputs)} arguments, got {len(args)}")
-        values = [self._convert(t, v) for t, v in zip(self.inputs, args)]
-        from .session import get_default_session
-
+        values = [self._convert(t, v) for t, v in zip(self.inputs, args)] if args else args
         session = get_default_session()
-        store = session.store if session is not None else FUNCTION_STORE
-        results, writes = self.plan.run(values, store)
-        store.commit(writes)
-        outs = [np.array(r, copy=True) for r in results[:self.n_outputs]]
-        return outs[0] if self.single else outs
+        outs = self.plan.run(values, session.store if session is not None else FUNCTION_STORE)
+        return outs[0] if self.single else outs[:self.n_outputs]
 
     def _convert(self, tensor: Tensor, value) -> np.ndarray:
         """Theano's rule: lossless casts only, unless ``allow_input_downcast``."""
@@ -65,7 +61,7 @@ class Function:
                     "allow_input_downcast=True")
             array = converted
         check_shape(tensor, array.shape)
-        return array
+        return c_contiguous(array)
 
 
 def _update_pairs(updates):

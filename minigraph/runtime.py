@@ -37,17 +37,23 @@ class VariableStore:
                              f"{format_shape(value.shape)}")
         return value.astype(node.attrs["dtype"], copy=False)
 
-    def commit(self, writes: dict) -> None:
-        """Write every pending assignment; callers validate all of them first."""
-        for node, value in writes.items():
-            container = node.attrs.get("container")
-            if container is not None:
-                container.value = value
-            else:
-                self.values[node] = value
+    def commit_value(self, node: Node, value: np.ndarray) -> None:
+        """Store a checked value. The store owns its arrays: it copies into the current storage
+        when shape and dtype allow (kernels may then keep updating that array in place) and
+        otherwise keeps a private contiguous copy, never the caller's array."""
+        container = node.attrs.get("container")
+        current = container.value if container is not None else self.values.get(node)
+        if current is not None and current.shape == value.shape and current.dtype == value.dtype:
+            np.copyto(current, value)
+            return
+        owned = np.array(value, order="C", copy=True)
+        if container is not None:
+            container.value = owned
+        else:
+            self.values[node] = owned
 
     def write(self, node: Node, value) -> None:
-        self.commit({node: self.check(node, value)})
+        self.commit_value(node, self.check(node, value))
 
     def rng(self, node: Node) -> np.random.Generator:
         """The random stream of a random op: seeded ones restart in every new session (TF1)."""

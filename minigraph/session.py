@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 
 from . import fetches as fetch_tree
 from .compiler import compile_plan
@@ -41,6 +40,7 @@ class Session:
         self.backend = backend or default_backend()
         self.store = VariableStore()
         self._plans: dict = {}
+        self._fetch_cache: dict = {}
         self._closed = False
         self._contexts: list = []
 
@@ -72,34 +72,45 @@ class Session:
     # -- running -------------------------------------------------------------------------------
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Values of ``fetches`` (any nesting of lists/tuples/dicts), same structure back."""
+        try:
+            resolved = self._fetch_cache.get(fetches)
+        except TypeError:  # an unhashable structure (a list, a dict): resolved every time
+            resolved = None
+        if resolved is None:
+            resolved = self._resolve_fetches(fetches)
+        rebuild, targets = resolved
+        fed, values = self._prepare_feeds(feed_dict) if feed_dict else ((), ())
+        return rebuild(self._run_targets(targets, fed, values))
+
+    def _resolve_fetches(self, fetches) -> tuple:
+        """(rebuild, target tensors/ops) for a fetch structure; cached when it is hashable."""
         leaves: list = []
         rebuild = fetch_tree.flatten(fetches, leaves)
-        targets = tuple(self._resolve_fetch(f) for f in leaves)
-        fed, values = self._prepare_feeds(feed_dict)
-        return rebuild(self._run_targets(targets, fed, values))
+        resolved = rebuild, tuple(self._resolve_fetch(f) for f in leaves)
+        try:
+            self._fetch_cache[fetches] = resolved
+        except TypeError:
+            pass
+        return resolved
 
     def _run_targets(self, targets, fed, values):
         if self._closed:
             raise ClosedSessionError("attempted to use a closed Session")
-        key = (targets, fed)
-        plan = self._plans.get(key)
+        plan = self._plans.get((targets, fed))
         if plan is None:
-            plan = self._plans[key] = compile_plan(list(targets), list(fed), self.backend)
-        results, writes = plan.run(values, self.store)
-        self.store.commit(writes)
-        return [None if r is None else np.array(r, copy=True) for r in results]
+            plan = self._plans[targets, fed] = compile_plan(list(targets), list(fed),
+                                                            self.backend)
+        return plan.run(values, self.store)
 
     def make_callable(self, fetches, feed_list=None):
         """A function of the ``feed_list`` values returning ``fetches`` (lowest overhead)."""
-        leaves: list = []
-        rebuild = fetch_tree.flatten(fetches, leaves)
-        targets = tuple(self._resolve_fetch(f) for f in leaves)
+        rebuild, targets = self._resolve_fetches(fetches)
         fed = tuple(self._resolve_tensor(k) for k in (feed_list or []))
 
         def call(*args):
             if len(args) != len(fed):
                 raise TypeError(f"callable takes {len(fed)} feed values, got {len(args)}")
-            values = [convert_feed(t, v) for t, v in zip(fed, args)]
+            values = [convert_feed(t, v) for t, v in zip(fed, args)] if args else args
             return rebuild(self._run_targets(targets, fed, values))
         return call
 

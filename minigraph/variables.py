@@ -99,7 +99,7 @@ class SharedVariable(Variable):
 
     def __init__(self, value, name=None, dtype=None, trainable=True):
         array = np.array(value, dtype=dtypes.as_dtype(dtype) if dtype is not None
-                         else dtypes.default_dtype_of(value), copy=True)
+                         else dtypes.default_dtype_of(value), copy=True, order="C")
         self.container = _Container(array)
         super().__init__(array, trainable=trainable, name=name or "shared")
 
@@ -117,7 +117,7 @@ class SharedVariable(Variable):
         if array.shape != current.shape:
             raise ValueError(f"shared variable {self.name!r} has shape {current.shape}, "
                              f"got a value of shape {array.shape}")
-        converted = array.astype(current.dtype)
+        converted = array.astype(current.dtype, order="C")
         if array.dtype != current.dtype and not np.array_equal(converted, array):
             raise TypeError(f"shared variable {self.name!r} has dtype {current.dtype}; "
                             f"a {array.dtype} value would lose precision")

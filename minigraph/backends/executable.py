@@ -1,123 +1,117 @@
-"""The step machinery every backend shares: a flat list of closures over numbered value slots.
+"""The execution machinery every backend shares: bind a program to concrete shapes, plan its
+memory, and run it as one generated straight-line Python function.
 
-A backend only says which kernel computes each IR node (``kernel_for(node)``); kernels take the
-arrays and attrs an op's NumPy ``ref`` takes and return what it returns. Running, variable reads
-and writes, random streams, dtype/shape conformance and error wrapping are written once here.
+A backend only says which kernel computes each IR node (``kernel_for(node)``, see
+``kernel.py``). ``Executable.run(feeds, store)`` binds once per set of fed shapes (shape
+propagation, memory plan, code generation) and then calls the generated function: the hot path
+is that function alone -- kernel calls on planned buffers, fetch copies, in-place variable
+updates and commits -- with no graph work.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import numpy as np
 
+from ..compiler.memory import plan_memory
+from ..compiler.shapes import concrete, propagate
 from ..errors import InvalidArgumentError
+from ..feeds import c_contiguous
 from ..graph import TensorType, format_shape
 from ..ops.registry import get_op
 from .kernel import WritingKernel
+from .runner import generate_runner
+
+WRAPPED = (ValueError, TypeError, IndexError, ArithmeticError)
+"""Kernel errors reported as ``InvalidArgumentError`` naming the node, its site and inputs."""
 
 
 class Executable:
-    """A flat list of steps over numbered value slots; ``run`` returns fetches and writes."""
+    """A lowered program; ``run`` computes its fetches and commits its writes atomically."""
 
     def __init__(self, program, kernel_for: Callable):
         self.program = program
-        slots: dict = {}
-        for node in program.inputs + program.nodes:
-            for value in node.outputs:
-                slots[value] = len(slots)
-        self.n_slots = len(slots)
-        self.fed_slots = [slots[node.outputs[0]] for node in program.inputs]
-        self.steps = [_make_step(node, slots, kernel_for) for node in program.nodes]
-        self.fetch_slots = [None if v is None else slots[v] for v in program.outputs]
+        self.kernels = {node: kernel_for(node) for node in program.nodes
+                        if node.op not in ("variable", "constant")}
+        self._bound: dict = {}
 
-    def run(self, feeds, store):
-        """Compute the fetches; returns ``(values, writes)`` and changes no variable itself."""
-        env = [None] * self.n_slots
-        for slot, value in zip(self.fed_slots, feeds):
-            env[slot] = value
-        writes = {}
-        for step in self.steps:
-            step(env, store, writes)
-        return [None if s is None else env[s] for s in self.fetch_slots], writes
+    def facts(self, node) -> tuple[bool, bool]:
+        """(writes planned outputs, elementwise) for the memory planner."""
+        kernel = self.kernels.get(node)
+        if isinstance(kernel, WritingKernel):
+            return True, kernel.elementwise
+        return False, False
 
+    def run(self, feeds, store) -> list:
+        """Fetched values (``None`` for fetched ops); variable writes are committed."""
+        key = tuple(feed.shape for feed in feeds)
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = self.bind(key)
+        return bound.run(feeds, store)
 
-def _make_step(node, slots, kernel_for):
-    """A closure running one IR node; variables and random streams are keyed by the user node
-    the IR node came from (``origin``)."""
-    ins = [slots[v] for v in node.inputs]
-    outs = [slots[v] for v in node.outputs]
-    if node.op == "variable":
-        def step(env, store, writes):
-            env[outs[0]] = store.read(node.origin)
-        return step
-    compute = _compute(node, ins, kernel_for(node))
-    types = node.out_types
-
-    def step(env, store, writes):
-        try:
-            result = compute(env, store, writes)
-        except (ValueError, TypeError, IndexError, ArithmeticError) as err:
-            if getattr(err, "_mg_wrapped", False):
-                raise
-            raise _run_error(node, [env[i] for i in ins], err) from err
-        values = result if isinstance(result, tuple) else (result,)
-        for slot, value, t in zip(outs, values, types):
-            env[slot] = _conform(node, value, t)
-    return step
+    def bind(self, fed_shapes) -> "BoundProgram":
+        """The program specialised to ``fed_shapes``: types, memory plan, generated runner."""
+        types = propagate(self.program, fed_shapes)
+        plan = plan_memory(self.program, types, self.facts)
+        return BoundProgram(self, types, plan)
 
 
-def _compute(node, ins, kernel):
-    """``compute(env, store, writes)`` calling ``kernel`` as the op's ``ref`` is called: state
-    ops also get the variable's old value when they read it, random ops their stream."""
-    opdef = get_op(node.op)
+class BoundProgram:
+    """One binding: the memory plan, its buffers, and the generated ``run(feeds, store)``."""
+
+    def __init__(self, executable: Executable, types: dict, plan):
+        self.plan, self.types = plan, types
+        self.buffers = [np.empty(shape, dtype) for shape, dtype in plan.buffers]
+        steps = plan.order + plan.commit_kernels
+        calls = {node: _callable(node, executable.kernels[node], types)
+                 for node in steps if node in executable.kernels}
+        self.source, namespace = generate_runner(executable.program, plan, types, calls,
+                                                 self.buffers)
+        namespace["FAIL"] = partial(_failure, steps)
+        exec(compile(self.source, "<minigraph runner>", "exec"), namespace)
+        self.run = namespace["run"]
+
+
+def _callable(node, kernel, types):
+    """What the runner calls for ``node``: a writing kernel's (prepared) ``fn``, or the
+    allocating kernel with attrs bound; dynamic-size writers allocate their outputs first."""
     attrs = dict(node.attrs)
-    if opdef.kind == "state":
-        var = attrs["var"]
-        reads_old = opdef.extra.get("reads_old", False)
-
-        def compute(env, store, writes):
-            old = (store.read(var),) if reads_old else ()
-            value = store.check(var, kernel(*old, *(env[i] for i in ins), **attrs))
-            writes[var] = value
-            return value
-    elif opdef.random:
-        def compute(env, store, writes):
-            return kernel(*(env[i] for i in ins), rng=store.rng(node.origin), **attrs)
-    elif isinstance(kernel, WritingKernel):
-        def compute(env, store, writes):
-            arrays = [env[i] for i in ins]
-            outputs = [np.empty(t.shape, t.dtype) for t in _concrete_types(opdef, arrays, attrs)]
-            kernel.fn(*arrays, *outputs)
-            return tuple(outputs) if len(outputs) > 1 else outputs[0]
-    else:
-        def compute(env, store, writes):
-            return kernel(*(env[i] for i in ins), **attrs)
-    return compute
+    if not isinstance(kernel, WritingKernel):
+        return partial(kernel, **attrs) if attrs else kernel
+    shapes = tuple(types[v].shape for v in node.inputs)
+    if not all(concrete(types[v]) for v in node.outputs):
+        return partial(_allocate_and_write, get_op(node.op).infer, kernel.fn, attrs)
+    if kernel.prepare is not None and all(concrete(types[v]) for v in node.inputs):
+        return kernel.prepare(shapes)
+    return kernel.fn
 
 
-def _concrete_types(opdef, arrays, attrs) -> list:
-    """The node's output types for these concrete inputs (its ``infer`` on their shapes)."""
-    types = opdef.infer([TensorType(a.shape, a.dtype) for a in arrays], **attrs)
-    return list(types) if isinstance(types, (list, tuple)) else [types]
+def _allocate_and_write(infer, fn, attrs, *arrays):
+    """Run a writing kernel whose output sizes are only known from the actual inputs."""
+    inferred = infer([TensorType(a.shape, a.dtype) for a in arrays], **attrs)
+    outputs = [np.empty(t.shape, t.dtype)
+               for t in ([inferred] if isinstance(inferred, TensorType) else inferred)]
+    fn(*(c_contiguous(a) for a in arrays), *outputs)
+    return tuple(outputs) if len(outputs) > 1 else outputs[0]
 
 
-def _conform(node, value, t):
-    """``value`` as an array of the node's declared dtype, checked against its static shape."""
-    array = np.asarray(value)
-    if array.dtype != t.dtype:
-        array = array.astype(t.dtype)
-    if t.shape is not None and (array.ndim != len(t.shape) or any(
-            d is not None and d != a for d, a in zip(t.shape, array.shape))):
-        err = InvalidArgumentError(
-            f"{node.describe()}: produced shape {format_shape(array.shape)}, but the graph "
-            f"expects {format_shape(t.shape)}")
-        err._mg_wrapped = True
-        raise err
-    return array
-
-
-def _run_error(node, inputs, err):
+def _failure(steps, input_names, position, err, store, frame):
+    """The exception to raise for ``err`` at step ``position`` (inputs read from ``frame``)."""
+    if position < 0 or getattr(err, "_mg_wrapped", False):
+        return err
+    node = steps[position]
+    if node.op == "variable" and isinstance(err, KeyError):
+        try:
+            store.read(node.origin)
+        except Exception as uninitialized:
+            return uninitialized
+    if not isinstance(err, WRAPPED):
+        return err
+    inputs = [frame.get(name) for name in input_names.get(position, ())]
     described = ", ".join(f"{format_shape(np.shape(v))} {np.asarray(v).dtype}" for v in inputs)
     wrapped = InvalidArgumentError(f"{node.describe()}: {err} [inputs: {described}]")
     wrapped._mg_wrapped = True
+    wrapped.__cause__ = err
     return wrapped

@@ -20,7 +20,10 @@ class WritingKernel:
 
     ``elementwise``: output element ``i`` depends only on input elements at ``i`` (after
     broadcasting), so an output may be written over a dead input of the same shape and dtype.
+    ``prepare(input_shapes)``, when given, returns an ``fn`` specialised to those shapes (all
+    per-call decisions taken once), for C-contiguous arrays.
     """
 
     fn: Callable
     elementwise: bool = False
+    prepare: Callable | None = None

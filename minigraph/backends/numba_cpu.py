@@ -21,6 +21,7 @@ from ..errors import MinigraphError
 from ..ops.registry import get_op
 from . import register_backend
 from .executable import Executable
+from .kernel import WritingKernel
 from .numba_kernels import HAND_KERNELS
 
 REFERENCE_KINDS = frozenset({"elementwise", "reduction", "movement", "nn", "random", "state",
@@ -37,23 +38,31 @@ class MissingKernelError(MinigraphError, NotImplementedError):
     """The backend has no kernel for an op of the program."""
 
 
-def _fused(node) -> Callable:
-    """The compiled kernel of a ``fused`` node, called with the node's input arrays."""
-    kernel = compile_fused(node.attrs["dag"])
+def _fused(node) -> WritingKernel:
+    """The compiled kernel of a ``fused`` node, writing its outputs (elementwise ones may be
+    written over a dying input: the kernel reads each element before writing it)."""
+    dag = node.attrs["dag"]
+    kernel = compile_fused(dag)
+    n_inputs = len(dag.inputs)
 
-    def run(*arrays, dag):
-        return tuple(kernel(*(np.asarray(a) for a in arrays)))
-    return run
-
-
-def _matmul(a, b, transpose_a, transpose_b):
-    """Batched matrix product through BLAS; transposes are strided views, not copies."""
-    return np.matmul(np.swapaxes(a, -1, -2) if transpose_a else a,
-                     np.swapaxes(b, -1, -2) if transpose_b else b)
+    def run(*arrays):
+        kernel.run(arrays[:n_inputs], arrays[n_inputs:])
+    return WritingKernel(run, elementwise=not any(o.reduce for o in dag.outputs))
 
 
-KERNELS: dict[str, Callable] = {"fused": _fused, "matmul": lambda node: _matmul}
-"""Op name -> ``make(node)`` returning the kernel (called as the op's ``ref`` is)."""
+def _matmul(node) -> WritingKernel:
+    """Batched matrix product through BLAS into the planned output; transposes are strided
+    views that BLAS reads with its transpose flags, not copies."""
+    transpose_a, transpose_b = node.attrs["transpose_a"], node.attrs["transpose_b"]
+
+    def run(a, b, out):
+        np.matmul(np.swapaxes(a, -1, -2) if transpose_a else a,
+                  np.swapaxes(b, -1, -2) if transpose_b else b, out=out)
+    return WritingKernel(run)
+
+
+KERNELS: dict[str, Callable] = {"fused": _fused, "matmul": _matmul}
+"""Op name -> ``make(node)`` returning the node's kernel (see ``kernel.py``)."""
 
 
 def numba_kernel(node) -> Callable:

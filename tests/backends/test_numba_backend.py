@@ -65,7 +65,7 @@ def test_fused_reductions_agree_with_the_reference(case):
     fetches, fed, feeds = case
     program = program_of(fetches, fed)
     lowered = numba_cpu.NumbaBackend().lower(run_pipeline(program, WITH_REDUCTIONS))
-    for got, want in zip(lowered.run(feeds, VariableStore())[0], run(program, feeds)):
+    for got, want in zip(lowered.run(feeds, VariableStore()), run(program, feeds)):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 

@@ -97,15 +97,13 @@ def _train(loss_of, optimizer, passes):
     loss = loss_of(mg.matmul(x, w))
     train = optimizer.minimize(loss)
     store = VariableStore()
-    _, writes = NumpyBackend().lower(program_of([mg.global_variables_initializer()])).run(
-        [], store)
-    store.commit(writes)
+    NumpyBackend().lower(program_of([mg.global_variables_initializer()])).run([], store)
     step = NumpyBackend().lower(run_pipeline(program_of([loss, train], [x]), passes))
     history = []
     for _ in range(3):
-        values, writes = step.run([np.arange(12.0).reshape(4, 3) / 10], store)
-        store.commit(writes)
-        history.append([values[0]] + [writes[v] for v in sorted(writes, key=lambda v: v.name)])
+        values = step.run([np.arange(12.0).reshape(4, 3) / 10], store)
+        history.append([values[0]] + [store.values[v].copy()
+                                      for v in sorted(store.values, key=lambda v: v.name)])
     return history
 
 
@@ -149,9 +147,9 @@ def test_assignments_read_values_from_before_the_run():
     for candidate in (program, optimised(program)):
         store = VariableStore()
         store.write(v.node, np.array([1.0, 2.0]))
-        values, writes = NumpyBackend().lower(candidate).run([], store)
+        values = NumpyBackend().lower(candidate).run([], store)
         np.testing.assert_array_equal(values[0], [1.0, 2.0])
-        np.testing.assert_array_equal(writes[v.node], [2.0, 3.0])
+        np.testing.assert_array_equal(store.values[v.node], [2.0, 3.0])
 
 
 def test_passes_never_change_the_program_they_are_given():

@@ -20,9 +20,8 @@ def optimised(program, *names):
 
 
 def run(program, feeds=(), store=None):
-    """The fetched values of one NumPy run (writes are discarded)."""
-    values, _ = NumpyBackend().lower(program).run(list(feeds), store or VariableStore())
-    return values
+    """The fetched values of one NumPy run (writes land in ``store``, a fresh one by default)."""
+    return NumpyBackend().lower(program).run(list(feeds), store or VariableStore())
 
 
 def ops(program) -> list[str]:

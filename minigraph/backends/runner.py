@@ -1,0 +1,154 @@
+"""Generate the straight-line Python function that runs one bound program.
+
+Every value is a local; planned buffers, constants and kernels are globals of the generated
+module. The body runs the steps in plan order (a step counter ``s`` says which one failed),
+takes the fetch snapshots, then -- outside the ``try``, since nothing there can fail -- runs the
+in-place update kernels and commits the remaining writes.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..compiler.shapes import concrete
+from ..errors import InvalidArgumentError
+from ..feeds import c_contiguous
+from ..graph import TensorType, format_shape
+from ..ops.registry import get_op
+
+
+class _Source:
+    """Lines of the generated module and the globals they refer to."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.namespace: dict = {"empty": np.empty, "c_contiguous": c_contiguous}
+
+    def bind(self, prefix: str, value) -> str:
+        """A fresh global name holding ``value``."""
+        name = f"{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def emit(self, line: str, indent: int = 2) -> None:
+        self.lines.append("    " * indent + line)
+
+
+def generate_runner(program, plan, types, calls, buffers) -> tuple[str, dict]:
+    """Source of ``run(feeds, store)`` and its globals (see the module docstring)."""
+    src = _Source()
+    names = {v: f"v{i}" for i, v in enumerate(types)}
+    input_names = {}
+    src.emit("def run(feeds, store):", 0)
+    src.emit("values = store.values", 1)
+    for value, where in plan.placement.items():
+        if where.kind == "buffer":
+            src.emit(f"{names[value]} = {src.bind('B', buffers[where.buffer])}", 1)
+    src.emit("s = -1", 1)
+    src.emit("try:", 1)
+    for i, node in enumerate(program.inputs):
+        src.emit(f"{names[node.outputs[0]]} = feeds[{i}]")
+    for position, node in enumerate(plan.order):
+        input_names[position] = tuple(names[v] for v in node.inputs)
+        _emit_step(src, position, node, plan, types, calls.get(node), names)
+    snapshots = {v: f"r{i}" for i, v in enumerate(plan.snapshots)}
+    for value, snap in snapshots.items():
+        src.emit(f"{snap} = {names[value]}.copy()")
+    src.emit("pass")
+    src.emit("except Exception as err:", 1)
+    src.emit("raise FAIL(INPUT_NAMES, s, err, store, locals())")
+    for node in plan.commit_kernels:
+        outs = [_storage_name(node, value, plan, names) for value in node.outputs]
+        args = _arguments(node, plan, names, contiguous=True) + outs
+        src.emit(f"{src.bind('K', calls[node])}({', '.join(args)})", 1)
+    for var, writer in program.writes.items():
+        if writer not in plan.absorbed:
+            value = writer.outputs[0]
+            written = snapshots.get(value, names[value])
+            src.emit(f"store.commit_value({src.bind('VAR', var)}, {written})", 1)
+    outputs = ", ".join("None" if v is None else snapshots.get(v, names[v])
+                        for v in program.outputs)
+    src.emit(f"return [{outputs}]", 1)
+    src.namespace["INPUT_NAMES"] = input_names
+    return "\n".join(src.lines) + "\n", src.namespace
+
+
+def _emit_step(src: _Source, position: int, node, plan, types, call, names) -> None:
+    out = [names[v] for v in node.outputs]
+    if node.op == "constant":
+        src.emit(f"{out[0]} = {src.bind('C', c_contiguous(np.asarray(node.attrs['value'])))}")
+        return
+    src.emit(f"s = {position}")
+    if node.op == "variable":
+        container = node.origin.attrs.get("container")
+        if container is not None:
+            src.emit(f"{out[0]} = {src.bind('SHARED', container)}.value")
+        else:
+            src.emit(f"{out[0]} = values[{src.bind('VAR', node.origin)}]")
+        return
+    kernel = src.bind("K", call)
+    kinds = {plan.placement[v].kind for v in node.outputs}
+    args = _arguments(node, plan, names, contiguous=kinds <= {"buffer", "fresh"})
+    if kinds <= {"buffer", "fresh"}:
+        for value in node.outputs:
+            if plan.placement[value].kind == "fresh":
+                t = types[value]
+                src.emit(f"{names[value]} = empty({t.shape!r}, {src.bind('DT', t.dtype)})")
+        src.emit(f"{kernel}({', '.join(args + out)})")
+        return
+    opdef = get_op(node.op)
+    if opdef.kind == "state":
+        var = src.bind("VAR", node.attrs["var"])
+        old = [f"store.read({var})"] if opdef.extra.get("reads_old") else []
+        src.emit(f"{out[0]} = store.check({var}, {kernel}({', '.join(old + args)}))")
+        return
+    if opdef.random:
+        args.append(f"rng=store.rng({src.bind('ORIGIN', node.origin)})")
+    single = len(out) == 1 and isinstance(
+        opdef.infer([v.type for v in node.inputs], **node.attrs), TensorType)
+    result = out[0] if single else "t"
+    src.emit(f"{result} = {kernel}({', '.join(args)})")
+    if kinds == {"returned"}:
+        for k, value in enumerate(node.outputs):
+            conform = src.bind("F", conformer(node, types[value]))
+            src.emit(f"{names[value]} = {conform}({result if single else f't[{k}]'})")
+    elif not single:
+        src.emit(f"{', '.join(out)}, = t")
+
+
+def _arguments(node, plan, names, contiguous: bool = False) -> list[str]:
+    """Input names; for writing kernels, results of allocating kernels are made C-contiguous
+    (every other value is: feeds, storage, constants and planned buffers are)."""
+    return [f"c_contiguous({names[v]})" if contiguous and plan.placement[v].kind ==
+            "returned" else names[v] for v in node.inputs]
+
+
+def conformer(node, t: TensorType) -> Callable:
+    """``conform(value)``: an allocating kernel's result as an array of the node's dtype,
+    checked against its (bound) shape."""
+    dtype, shape, full = t.dtype, t.shape, concrete(t)
+
+    def conform(value):
+        if value.__class__ is not np.ndarray or value.dtype != dtype:
+            value = np.asarray(value)
+            if value.dtype != dtype:
+                value = value.astype(dtype)
+        if full and value.shape == shape:
+            return value
+        if shape is not None and (value.ndim != len(shape) or any(
+                d is not None and d != a for d, a in zip(shape, value.shape))):
+            err = InvalidArgumentError(
+                f"{node.describe()}: produced shape {format_shape(value.shape)}, but the graph "
+                f"expects {format_shape(shape)}")
+            err._mg_wrapped = True
+            raise err
+        return value
+    return conform
+
+
+def _storage_name(node, value, plan, names) -> str:
+    """The local holding the storage of the variable that ``value`` is written over."""
+    var = plan.placement[value].var
+    read = next(v for v in node.inputs if v.node.op == "variable" and v.node.origin is var)
+    return names[read]
