@@ -1,6 +1,7 @@
 """minigraph: a graph-based tensor compiler with TensorFlow-1 and Theano style APIs."""
 from . import dtypes, errors
 from .autodiff import custom_gradient, grad, gradients, stop_gradient
+from .compiler.explain import ExplainReport, explain
 from .compiler.inspect import debugprint, to_dot, to_networkx
 from .config import config
 from .dtypes import as_dtype, float16, float32, float64, int8, int16, int32, int64, uint8

@@ -5,7 +5,10 @@ import contextlib
 
 
 from . import fetches as fetch_tree
+import numpy as np
+
 from .compiler import compile_plan
+from .compiler.explain import explain
 from .errors import ClosedSessionError
 from .feeds import convert_feed
 from .graph import Graph, Node, get_default_graph
@@ -113,6 +116,15 @@ class Session:
             values = [convert_feed(t, v) for t, v in zip(fed, args)] if args else args
             return rebuild(self._run_targets(targets, fed, values))
         return call
+
+    def explain(self, fetches, feed_dict=None, backend=None):
+        """What ``backend`` (default: this session's) compiles for ``fetches`` fed like
+        ``feed_dict`` (values give the shapes the buffer plan is made for): an ExplainReport."""
+        rebuild, targets = self._resolve_fetches(fetches)
+        feed_dict = feed_dict or {}
+        fed = [self._resolve_tensor(k) for k in feed_dict]
+        shapes = [np.shape(v) for v in feed_dict.values()]
+        return explain(list(targets), fed, backend or self.backend, shapes)
 
     def _prepare_feeds(self, feed_dict):
         if not feed_dict:

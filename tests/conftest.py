@@ -19,8 +19,27 @@ settings.register_profile("fuzz", max_examples=2000, deadline=None, print_blob=T
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--backend", default="numpy", choices=("numpy", "numba"),
+                     help="backend of every test that does not name one (default: the NumPy "
+                          "reference; tests/backends always compare numba against it)")
+
+
 def pytest_report_header(config):
-    return f"hypothesis profile: {settings._current_profile} (HYPOTHESIS_PROFILE to change)"
+    return (f"hypothesis profile: {settings._current_profile} (HYPOTHESIS_PROFILE to change); "
+            f"default backend: {config.getoption('backend')} (--backend to change)")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def default_backend(request):
+    """Run the suite on ``--backend`` unless a test names its own."""
+    previous = getattr(mg.config, "backend", None)
+    mg.config.backend = request.config.getoption("backend")
+    yield
+    if previous is None:
+        del mg.config.backend
+    else:
+        mg.config.backend = previous
 
 
 @pytest.fixture(autouse=True)

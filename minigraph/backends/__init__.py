@@ -55,7 +55,8 @@ def available_backends() -> list[str]:
 
 
 def default_backend() -> str:
-    """The backend sessions and functions use unless told otherwise (``MINIGRAPH_FLAGS``)."""
+    """The backend sessions and functions use unless told otherwise: numba, or the one named by
+    ``MINIGRAPH_FLAGS=backend=...`` (``numpy`` selects the reference)."""
     from ..config import config
 
-    return getattr(config, "backend", "numpy")
+    return getattr(config, "backend", "numba")

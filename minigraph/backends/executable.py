@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 
 from ..compiler.memory import plan_memory
-from ..compiler.shapes import concrete, propagate
+from ..compiler.pipeline import run_pipeline
+from ..compiler.shapes import concrete, propagate, specialise
 from ..errors import InvalidArgumentError
 from ..feeds import c_contiguous
 from ..graph import TensorType, format_shape
@@ -30,18 +31,9 @@ WRAPPED = (ValueError, TypeError, IndexError, ArithmeticError)
 class Executable:
     """A lowered program; ``run`` computes its fetches and commits its writes atomically."""
 
-    def __init__(self, program, kernel_for: Callable):
-        self.program = program
-        self.kernels = {node: kernel_for(node) for node in program.nodes
-                        if node.op not in ("variable", "constant")}
+    def __init__(self, program, kernel_for: Callable, bind_passes: tuple = ()):
+        self.program, self.kernel_for, self.bind_passes = program, kernel_for, bind_passes
         self._bound: dict = {}
-
-    def facts(self, node) -> tuple[bool, bool]:
-        """(writes planned outputs, elementwise) for the memory planner."""
-        kernel = self.kernels.get(node)
-        if isinstance(kernel, WritingKernel):
-            return True, kernel.elementwise
-        return False, False
 
     def run(self, feeds, store) -> list:
         """Fetched values (``None`` for fetched ops); variable writes are committed."""
@@ -52,26 +44,38 @@ class Executable:
         return bound.run(feeds, store)
 
     def bind(self, fed_shapes) -> "BoundProgram":
-        """The program specialised to ``fed_shapes``: types, memory plan, generated runner."""
-        types = propagate(self.program, fed_shapes)
-        plan = plan_memory(self.program, types, self.facts)
-        return BoundProgram(self, types, plan)
+        """The program for ``fed_shapes``: concrete types, the backend's bind-time passes
+        (e.g. folding what the shapes now answer), kernels, memory plan, generated runner."""
+        program = self.program
+        if self.bind_passes:
+            program = specialise(program, propagate(program, fed_shapes))
+            program = run_pipeline(program, self.bind_passes)
+        return BoundProgram(program, propagate(program, fed_shapes), self.kernel_for)
 
 
 class BoundProgram:
     """One binding: the memory plan, its buffers, and the generated ``run(feeds, store)``."""
 
-    def __init__(self, executable: Executable, types: dict, plan):
-        self.plan, self.types = plan, types
+    def __init__(self, program, types: dict, kernel_for: Callable):
+        self.program, self.types = program, types
+        self.kernels = {node: kernel_for(node) for node in program.nodes
+                        if node.op not in ("variable", "constant")}
+        self.plan = plan = plan_memory(program, types, self.facts)
         self.buffers = [np.empty(shape, dtype) for shape, dtype in plan.buffers]
         steps = plan.order + plan.commit_kernels
-        calls = {node: _callable(node, executable.kernels[node], types)
-                 for node in steps if node in executable.kernels}
-        self.source, namespace = generate_runner(executable.program, plan, types, calls,
-                                                 self.buffers)
+        calls = {node: _callable(node, self.kernels[node], types)
+                 for node in steps if node in self.kernels}
+        self.source, namespace = generate_runner(program, plan, types, calls, self.buffers)
         namespace["FAIL"] = partial(_failure, steps)
         exec(compile(self.source, "<minigraph runner>", "exec"), namespace)
         self.run = namespace["run"]
+
+    def facts(self, node) -> tuple[bool, bool]:
+        """(writes planned outputs, elementwise) for the memory planner."""
+        kernel = self.kernels.get(node)
+        if isinstance(kernel, WritingKernel):
+            return True, kernel.elementwise
+        return False, False
 
 
 def _callable(node, kernel, types):

@@ -86,7 +86,7 @@ class NumbaBackend:
     passes: tuple = DEFAULT_PASSES + ("fuse_elementwise", "dead_code")
 
     def lower(self, program) -> Executable:
-        return Executable(program, numba_kernel)
+        return Executable(program, numba_kernel, bind_passes=("constant_folding", "dead_code"))
 
 
 register_backend("numba", NumbaBackend)

@@ -29,12 +29,14 @@ def register_pass(name: str):
     return decorate
 
 
-def run_pipeline(program, names) -> object:
-    """Apply the passes ``names`` in order."""
+def run_pipeline(program, names, record: list | None = None) -> object:
+    """Apply the passes ``names`` in order; ``record`` gets ``(name, fired rules)`` per pass."""
     for name in names:
         if name not in PASSES:
             raise ValueError(f"unknown compiler pass {name!r}; registered: {sorted(PASSES)}")
         program, fired = PASSES[name](program)
+        if record is not None:
+            record.append((name, list(fired)))
         if config.debug:
             verify(program, after=name)
             log.info("pass %s fired: %s", name, summarize(fired))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..errors import InvalidArgumentError
 from ..graph import TensorType
 from ..ops.registry import InferError, get_op
+from .ir import IRNode, Program
 
 
 def concrete(t: TensorType) -> bool:
@@ -48,3 +49,21 @@ def _more_precise(new: TensorType, old: TensorType) -> TensorType:
         return new if new.shape is not None else old
     return TensorType(tuple(n if n is not None else o for n, o in zip(new.shape, old.shape)),
                       old.dtype)
+
+
+def specialise(program, types: dict):
+    """A copy of ``program`` whose values carry their bound ``types`` (so passes such as
+    constant folding can answer shape queries for this binding)."""
+    new: dict = {}
+
+    def copy(node):
+        twin = IRNode(node.op, [new[v] for v in node.inputs], node.attrs,
+                      [types[v] for v in node.outputs], node.origin)
+        new.update(zip(node.outputs, twin.outputs))
+        return twin
+
+    inputs = [copy(node) for node in program.inputs]
+    nodes = [copy(node) for node in program.nodes]
+    writes = {var: new[w.outputs[0]].node for var, w in program.writes.items()}
+    outputs = [None if v is None else new[v] for v in program.outputs]
+    return Program(inputs, nodes, outputs, writes, program.effects)

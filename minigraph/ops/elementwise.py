@@ -64,7 +64,7 @@ def _mask(cond, dy):
 
 defop("zeros_like_value", lambda types: types[0], lambda x: np.zeros_like(x),
       kind="elementwise", scalar="0", differentiable=False, sample=_samples.unary(),
-      doc="zeros of the input's shape and dtype (used by gradients)")
+      extra={"shape_only": True}, doc="zeros of the input's shape and dtype (used by gradients)")
 
 
 def _unary(name, ref, scalar, vjp=None, domain=dom.REAL, float_only=True, **kw):
@@ -170,7 +170,7 @@ for _name, _ref, _op in (("logical_and", np.logical_and, "and"),
 defop("logical_not", _infer_logical, np.logical_not, kind="elementwise", scalar="not x0",
       differentiable=False, sample=_samples.bools(1))
 defop("ones_like_value", lambda types: types[0], lambda x: np.ones_like(x), kind="elementwise",
-      scalar="1", differentiable=False, sample=_samples.unary())
+      scalar="1", differentiable=False, sample=_samples.unary(), extra={"shape_only": True})
 defop("where", _infer_where, np.where, kind="elementwise", scalar="where(x0, x1, x2)",
       vjp=lambda n, d: [None, _mask(n.inputs[0], d[0]), _mask(logical_not(n.inputs[0]), d[0])],
       sample=_samples.where_inputs(), grad_inputs=(1, 2), extra={"broadcasts": True})

@@ -274,7 +274,7 @@ for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
           kind="reduction", differentiable=False, sample=_arg_sample, extra={"reduce": _name})
 defop("reduction_count", _infer_count,
       lambda x, axis: np.asarray(_count(x.shape, axis), dtype=x.dtype), kind="other",
-      differentiable=False, sample=_reduce_sample(keepdims=False),
+      differentiable=False, sample=_reduce_sample(keepdims=False), extra={"shape_only": True},
       doc="number of elements a reduction over axis combines (dims may be dynamic)")
 defop("expand_reduced", _infer_expand, _expand_ref, kind="movement",
       vjp=lambda node, dys: [reduce_sum(dys[0], node.attrs["axis"])], sample=_expand_sample,

@@ -31,7 +31,9 @@ def _infer_dim(types, axis):
     return TensorType((), dtypes.int64)
 
 
-_NONDIFF = dict(kind="movement", differentiable=False, sample=samples.any_array())
+_NONDIFF = dict(kind="movement", differentiable=False, sample=samples.any_array(),
+                extra={"shape_only": True})
+"""Shape queries: their result depends on the input's shape only (constant folding uses that)."""
 defop("shape", _infer_shape_query,
       lambda x, out_type=dtypes.int64: np.array(x.shape, out_type), **_NONDIFF)
 defop("size", lambda types: TensorType((), dtypes.int64),
@@ -39,7 +41,8 @@ defop("size", lambda types: TensorType((), dtypes.int64),
 defop("rank", lambda types: TensorType((), dtypes.int32),
       lambda x: np.array(x.ndim, dtypes.int32), **_NONDIFF)
 defop("dim", _infer_dim, lambda x, axis: np.array(x.shape[axis], dtypes.int64),
-      kind="movement", differentiable=False, sample=samples.dim_inputs())
+      kind="movement", differentiable=False, sample=samples.dim_inputs(),
+      extra={"shape_only": True})
 
 # -- reshape --------------------------------------------------------------------------------------
 

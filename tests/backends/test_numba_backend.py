@@ -4,6 +4,7 @@ errors that still name the user's op, and the backend registry.
 Numba compiles each distinct fused DAG once per process (and caches it on disk), so example
 counts stay small: most of the cost here is compilation.
 """
+import importlib
 import sys
 
 import numpy as np
@@ -19,11 +20,12 @@ from minigraph.ops.fused import SAMPLE_DAG
 from minigraph.ops.registry import REGISTRY, apply_op
 from minigraph.testing import assert_backends_agree
 from minigraph.testing.strategies import graphs, op_inputs
-
 from minigraph.runtime import VariableStore
 
 from ..compiler.test_fusion_pass import WITH_REDUCTIONS, mixed_graphs
 from ..compiler.util import program_of, run
+
+config_module = importlib.import_module("minigraph.config")  # mg.config is the settings object
 
 pytest.importorskip("numba")
 from minigraph.backends import numba_cpu  # noqa: E402
@@ -158,9 +160,12 @@ def test_fused_kernels_are_compiled_once_per_dag():
     assert numba_cpu.compile_fused(first.dag) is first
 
 
-def test_registry_offers_numba_but_keeps_numpy_the_default():
+def test_numba_is_the_default_and_flags_select_the_reference(monkeypatch):
     assert "numba" in backends.available_backends()
     assert backends.get_backend("numba").passes[-2:] == ("fuse_elementwise", "dead_code")
+    monkeypatch.setattr(config_module, "config", config_module._Config(""))
+    assert backends.default_backend() == "numba" and mg.Session().backend == "numba"
+    monkeypatch.setattr(config_module, "config", config_module._Config("backend=numpy"))
     assert backends.default_backend() == "numpy" and mg.Session().backend == "numpy"
 
 

@@ -1,10 +1,15 @@
 """to_networkx, to_dot and debugprint over user graphs and compiled programs."""
+import re
+
 import numpy as np
+import pytest
 
 import minigraph as mg
 from minigraph.compiler.inspect import debugprint, program_for, to_dot, to_networkx
 
 from .util import program_of
+
+FUSED = ("dead_code", "fuse_elementwise_reductions", "dead_code")
 
 
 def _model():
@@ -49,6 +54,45 @@ def test_to_dot_draws_name_scopes_as_nested_clusters(tmp_path):
     assert dense < text.index('label="dense/act";') < text.index('label="MatMul\\nmatmul')
     assert text.count("subgraph cluster_") == 2
     assert text.count("->") == to_networkx(loss).number_of_edges()
+
+
+def assert_valid_dot(text: str) -> set[str]:
+    """Balanced blocks, unique cluster names, every edge end declared; the declared ids."""
+    assert text.startswith("digraph minigraph {") and text.count("{") == text.count("}")
+    clusters = re.findall(r"^\s*subgraph (\w+) \{$", text, re.M)
+    assert len(clusters) == len(set(clusters)) == text.count("subgraph ")
+    declared = set(re.findall(r"^\s*(\w+) \[label=", text, re.M))
+    ends = {end for edge in re.findall(r"^\s*(\w+) -> (\w+)", text, re.M) for end in edge}
+    assert ends <= declared
+    return declared
+
+
+def test_to_dot_with_a_backend_draws_fused_nodes_as_clusters_of_their_members():
+    pytest.importorskip("numba")
+    x = mg.placeholder("float64", (4, 3), name="x")
+    with mg.name_scope("act"):
+        h = mg.tanh(x * 2.0 + 1.0)
+    y = mg.sigmoid(mg.matmul(h, mg.constant(np.ones((3, 3))))) * h
+    text = to_dot(y, backend="numba")
+    assert_valid_dot(text)
+    assert text.count("subgraph cluster_fused_") == 2 and 'label="act";' in text
+    assert 'label="fused 0: act/Tanh";' in text and 'label="fused 1: Multiply";' in text
+    assert '[label="tanh(x0)\\nfloat64"];' in text and "matmul" in text
+    assert to_dot(y) == to_dot(y, backend=None) and "fused" not in to_dot(y)
+
+
+def test_to_dot_of_a_program_links_fused_outputs_and_reductions_to_their_readers():
+    x = mg.placeholder("float64", (4, 3), name="x")
+    e = mg.exp(x - 1.0)
+    y = mg.matmul(e, mg.constant(np.ones((3, 3)))) / mg.reduce_sum(e, axis=1, keepdims=True)
+    program = program_for(y, passes=FUSED)
+    assert [n.op for n in program.nodes].count("fused") == 1
+    text = to_dot(program)
+    declared = assert_valid_dot(text)
+    fused = next(i for i, n in enumerate(program.inputs + program.nodes) if n.op == "fused")
+    assert f"n{fused}" not in declared and f"n{fused}_o1" in declared
+    assert 'shape=ellipse' in text and 'label="sum over axes (1,)"' in text
+    assert re.search(rf"n{fused}_1 -> n\d+;", text)  # exp's value read by the matmul
 
 
 def test_to_dot_and_to_networkx_accept_a_program():

@@ -2,8 +2,11 @@
 
 Guarantees: a folded value is exactly what the op's NumPy ``ref`` gives at run time, in the
 node's declared dtype, held by a read-only ``constant`` that keeps the node's ``origin``.
-Shape queries (``shape``, ``size``, ``rank``, ``dim``) fold whenever the static shape answers
-them, whatever computes their input. Never folded: random and stateful ops, state and leaf
+Ops whose result depends on their input's shape only (registered with ``shape_only``:
+``shape``, ``size``, ``rank``, ``dim``, ``reduction_count``, ``ones_like_value``...) fold whenever
+the static shape answers them, whatever computes their input, if the result is small
+(``SHAPE_FOLD_LIMIT``: a larger ``ones_like`` costs nothing inside a fused kernel).
+Never folded: random and stateful ops, state and leaf
 ops, nodes whose ``ref`` raises (the error stays a run-time error with the user's site, raised
 only if the node runs), and results of more than ``FOLD_LIMIT`` elements (a cached plan would
 pin them in memory, while recomputing them from small inputs, e.g. ``zeros(shape)``, is cheap).
@@ -22,8 +25,10 @@ from ..rewrite import Rewriter, constant_array
 FOLD_LIMIT = 1_000_000
 """Largest number of elements a folded result may have."""
 
+SHAPE_FOLD_LIMIT = 64
+"""Largest number of elements a folded shape-only result may have."""
+
 _NEVER_FOLDED = frozenset({"state", "leaf", "control", "random"})
-_SHAPE_QUERIES = frozenset({"shape", "size", "rank", "dim"})
 
 
 def _foldable(node: IRNode) -> bool:
@@ -33,8 +38,8 @@ def _foldable(node: IRNode) -> bool:
     return all(constant_array(v) is not None for v in node.inputs)
 
 
-def _too_big(shape) -> bool:
-    return shape is not None and None not in shape and math.prod(shape) > FOLD_LIMIT
+def _too_big(shape, limit: int) -> bool:
+    return shape is not None and None not in shape and math.prod(shape) > limit
 
 
 def _fits(shape: tuple, static) -> bool:
@@ -42,9 +47,11 @@ def _fits(shape: tuple, static) -> bool:
         d is None or d == s for d, s in zip(static, shape)))
 
 
-def _evaluate(node: IRNode, args: list) -> list | None:
-    """The node's outputs from its ``ref`` on ``args``, or ``None`` when they must not fold."""
-    if any(_too_big(t.shape) for t in node.out_types):
+def _evaluate(node: IRNode, args: list, limit: int | None = None) -> list | None:
+    """The node's outputs from its ``ref`` on ``args``, or ``None`` when they must not fold
+    (more than ``limit`` elements, by default ``FOLD_LIMIT``)."""
+    limit = FOLD_LIMIT if limit is None else limit
+    if any(_too_big(t.shape, limit) for t in node.out_types):
         return None
     try:
         with np.errstate(all="ignore"):
@@ -56,7 +63,7 @@ def _evaluate(node: IRNode, args: list) -> list | None:
     arrays = [a if a.dtype == t.dtype else a.astype(t.dtype)
               for a, t in zip(arrays, node.out_types)]
     if len(arrays) != len(node.out_types) or not all(
-            a.size <= FOLD_LIMIT and _fits(a.shape, t.shape)
+            a.size <= limit and _fits(a.shape, t.shape)
             for a, t in zip(arrays, node.out_types)):
         return None
     return arrays
@@ -80,9 +87,9 @@ def _stand_in(node: IRNode) -> np.ndarray | None:
 
 
 def _fold(node: IRNode, rewriter: Rewriter):
-    if node.op in _SHAPE_QUERIES and constant_array(node.inputs[0]) is None:
+    if get_op(node.op).extra.get("shape_only") and constant_array(node.inputs[0]) is None:
         stand_in = _stand_in(node)
-        arrays = None if stand_in is None else _evaluate(node, [stand_in])
+        arrays = None if stand_in is None else _evaluate(node, [stand_in], SHAPE_FOLD_LIMIT)
         name = "fold_static_shape"
     elif _foldable(node):
         arrays = _evaluate(node, [constant_array(v) for v in node.inputs])
