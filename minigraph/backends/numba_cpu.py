@@ -83,7 +83,9 @@ class NumbaBackend:
     """Optimising CPU backend: the default passes, then elementwise fusion."""
 
     name = "numba"
-    passes: tuple = DEFAULT_PASSES + ("fuse_elementwise", "dead_code")
+    passes: tuple = DEFAULT_PASSES + ("fuse_xent_backward", "fuse_elementwise", "dead_code")
+    """Cross-entropy pairs merge after CSE/stabilise made them and before fusion, so the
+    gradient's ``dy * (probs - labels)`` fuses on the merged op's softmax."""
 
     def lower(self, program) -> Executable:
         return Executable(program, numba_kernel, bind_passes=("constant_folding", "dead_code"))

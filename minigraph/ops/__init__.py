@@ -1,6 +1,7 @@
 """All ops, by family. Importing this package registers every op in ``registry.REGISTRY``."""
 from . import (autodiff_ops, creation, elementwise, fused, indexing, linalg, nn, random, reduce,
                shape, state)
+from . import fused_xent  # noqa: F401  (compiler-internal ops, registered but not public)
 
 # Computed before the star imports below, which rebind names such as ``shape`` and ``random``.
 __all__ = ["broadcast_like", "sum_to"] + [

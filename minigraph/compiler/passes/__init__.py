@@ -2,4 +2,5 @@
 
 ``pipeline.DEFAULT_PASSES`` lists the order backends run them in.
 """
-from . import algebraic, constant_folding, cse, dead_code, fusion, stabilise  # noqa: F401
+from . import (algebraic, constant_folding, cse, dead_code, fusion,  # noqa: F401
+               stabilise, xent_backward)
