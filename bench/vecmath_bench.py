@@ -1,10 +1,16 @@
-"""Time tanh(a*x + b) * sigmoid(x) on 10M float32: vecmath vs libm-in-Numba vs NumPy.
+"""Time tanh(a*x + b) * sigmoid(x) on 10M float32: vecmath vs libm-in-Numba vs NumPy, and the
+fused W3 kernels alone.
 
 Run ``python -m bench.vecmath_bench`` from the project root.  Prints the best of several runs in
 ms, the packed instructions in the vecmath loop's assembly, and a per-function ns/element table
-(one thread).  Not a test: numbers vary by machine and load.
+(one thread).  ``python -m bench.vecmath_bench w3`` prints only the W3 table: the kernels the
+numba backend's passes fuse for W3's forward and gradient, called through ``prepare`` on two
+threads, against the 16 bytes/element copy floor (medians of interleaved runs).  Not a test:
+numbers vary by machine and load.
 """
+import os
 import re
+import sys
 import time
 
 import numba
@@ -86,6 +92,55 @@ def per_function_table(n: int = 1_000_000) -> None:
         print(f"{name:10s} {dtype:8s} {vec:8.2f} {npy:8.2f}")
 
 
+def w3_kernels(n: int) -> dict:
+    """``{name: (prepared call, arrays)}`` for the fused kernel of W3 forward and gradient."""
+    import minigraph as mg
+    from kernels.numba.fusion import compile_fused
+    from minigraph.backends import get_backend
+    from minigraph.compiler import build_schedule, from_schedule
+    from minigraph.compiler.pipeline import run_pipeline
+
+    rng = np.random.default_rng(0)
+    kernels = {}
+    for name in ("forward", "gradient"):
+        with mg.Graph().as_default():
+            a, x, b = (mg.placeholder(mg.float32, [n]) for _ in range(3))
+            y = mg.tanh(a * x + b) * mg.sigmoid(x)
+            fetch = mg.grad(mg.reduce_sum(y), x) if name == "gradient" else y
+            program = run_pipeline(from_schedule(build_schedule([fetch], [a, x, b])),
+                                   get_backend("numba").passes)
+        (node,) = [node for node in program.nodes if node.op == "fused"]
+        fed = {inp.outputs[0]: rng.standard_normal(n, dtype=np.float32)
+               for inp in program.inputs}
+        arrays = [fed[v] if v in fed else np.asarray(v.node.attrs["value"]) for v in node.inputs]
+        kernel = compile_fused(node.attrs["dag"])
+        arrays += [np.empty(s, d) for s, d in zip(kernel.output_shapes([x.shape for x in arrays]),
+                                                   kernel.output_dtypes)]
+        kernels[name] = (kernel.prepare([x.shape for x in arrays[:len(node.inputs)]]), arrays)
+    return kernels
+
+
+def w3_table(n: int = N, threads: int = 2, rounds: int = 21) -> None:
+    """Print the W3 kernels' medians against the copy floor on ``threads`` threads."""
+    numba.set_num_threads(threads)
+    src, dst = np.ones(2 * n, np.float32), np.empty(2 * n, np.float32)
+    calls = {"bandwidth floor (copy)": lambda: np.copyto(dst, src)}
+    for name, (call, arrays) in w3_kernels(n).items():
+        call(*arrays)
+        calls[f"W3 {name} kernel"] = lambda call=call, arrays=arrays: call(*arrays)
+    times = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    floor = np.median(times["bandwidth floor (copy)"])
+    print(f"{n:,} float32, {threads} threads, medians of {rounds} interleaved runs, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    for name, ts in times.items():
+        print(f"{name:26s} {1e3 * np.median(ts):7.2f} ms  {np.median(ts) / floor:5.2f}x floor")
+
+
 def main() -> None:
     """Run every variant and print a small table."""
     x = np.random.default_rng(0).normal(0, 3, N).astype(np.float32)
@@ -107,4 +162,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["w3"]:
+        w3_table()
+    else:
+        main()

@@ -105,15 +105,15 @@ class FusedDag:
 
     def _normalised(self, out: Output) -> Output:
         """``out`` with its reduction axes sorted, non-negative, and None when they are all;
-        a reduction over no axes becomes a plain output."""
-        if out.axes is None or out.reduce is None:
+        a reduction over no axes (a 0-d DAG's included) becomes a plain output."""
+        if out.reduce is None:
             return out
-        if any(not -self.ndim <= a < self.ndim for a in out.axes):
+        if out.axes is not None and any(not -self.ndim <= a < self.ndim for a in out.axes):
             raise ValueError(f"reduction axes {out.axes} out of range for ndim {self.ndim}")
-        axes = tuple(sorted({a % self.ndim for a in out.axes}))
-        if not axes and self.ndim:  # reducing over no axes leaves the value as it is
+        axes = range(self.ndim) if out.axes is None else sorted({a % self.ndim for a in out.axes})
+        if not axes:  # reducing over no axes leaves the value as it is
             return replace(out, reduce=None, axes=None)
-        return replace(out, axes=None if len(axes) == self.ndim else axes)
+        return replace(out, axes=None if len(axes) == self.ndim else tuple(axes))
 
     def _validate(self):
         if any(len(i.pattern) != self.ndim for i in self.inputs):

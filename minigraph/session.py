@@ -99,22 +99,29 @@ class Session:
     def _run_targets(self, targets, fed, values):
         if self._closed:
             raise ClosedSessionError("attempted to use a closed Session")
+        return self._plan(targets, fed).run(values, self.store)
+
+    def _plan(self, targets, fed):
+        """The compiled plan for these targets and fed tensors (compiled on first use)."""
         plan = self._plans.get((targets, fed))
         if plan is None:
             plan = self._plans[targets, fed] = compile_plan(list(targets), list(fed),
                                                             self.backend)
-        return plan.run(values, self.store)
+        return plan
 
     def make_callable(self, fetches, feed_list=None):
         """A function of the ``feed_list`` values returning ``fetches`` (lowest overhead)."""
         rebuild, targets = self._resolve_fetches(fetches)
         fed = tuple(self._resolve_tensor(k) for k in (feed_list or []))
+        plan = self._plan(targets, fed)
 
         def call(*args):
+            if self._closed:
+                raise ClosedSessionError("attempted to use a closed Session")
             if len(args) != len(fed):
                 raise TypeError(f"callable takes {len(fed)} feed values, got {len(args)}")
             values = [convert_feed(t, v) for t, v in zip(fed, args)] if args else args
-            return rebuild(self._run_targets(targets, fed, values))
+            return rebuild(plan.run(values, self.store))
         return call
 
     def explain(self, fetches, feed_dict=None, backend=None):

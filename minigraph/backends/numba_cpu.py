@@ -47,7 +47,9 @@ def _fused(node) -> WritingKernel:
 
     def run(*arrays):
         kernel.run(arrays[:n_inputs], arrays[n_inputs:])
-    return WritingKernel(run, elementwise=not any(o.reduce for o in dag.outputs))
+    # a reduced output might be accumulated while an input of its shape is still being read
+    return WritingKernel(run, elementwise=not any(o.reduce for o in dag.outputs),
+                         prepare=kernel.prepare)
 
 
 def _matmul(node) -> WritingKernel:

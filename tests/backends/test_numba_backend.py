@@ -22,7 +22,7 @@ from minigraph.testing import assert_backends_agree
 from minigraph.testing.strategies import graphs, op_inputs
 from minigraph.runtime import VariableStore
 
-from ..compiler.test_fusion_pass import WITH_REDUCTIONS, mixed_graphs
+from ..compiler.test_fusion_pass import FUSION, mixed_graphs
 from ..compiler.util import program_of, run
 
 config_module = importlib.import_module("minigraph.config")  # mg.config is the settings object
@@ -66,7 +66,7 @@ def test_random_graphs_agree_with_the_reference(case):
 def test_fused_reductions_agree_with_the_reference(case):
     fetches, fed, feeds = case
     program = program_of(fetches, fed)
-    lowered = numba_cpu.NumbaBackend().lower(run_pipeline(program, WITH_REDUCTIONS))
+    lowered = numba_cpu.NumbaBackend().lower(run_pipeline(program, FUSION))
     for got, want in zip(lowered.run(feeds, VariableStore()), run(program, feeds)):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 

@@ -2,21 +2,26 @@
 program order) by one ``fused`` node whose ``dag`` attr, a ``kernels.scalar_expr.FusedDag``, a
 code generator compiles (and the NumPy reference interprets).
 
-Guarantees: the same outputs and writes are computed. Every group has at least two members;
-its elementwise members share one fully known static shape that each of their inputs
-broadcasts to; contracting each group to one node leaves the program acyclic (no path leaves
-a group and comes back). Every member value used outside its group, or fetched, is an output
-of the fused node, in member order; the fused node's origin is its last member's, so errors
-name a user op. Members are elementwise ops with a ``scalar`` expression (attrs substituted by
-``str.format``) that the expression language types; float16 stays unfused (the code
-generators do not take it); nodes run for their effects stay unfused too.
+Guarantees: the same outputs and writes are computed. A group may have one member (a lone
+elementwise op then still runs as a kernel writing a planned buffer); its elementwise members
+share one shape of known rank that each of their inputs broadcasts to; contracting each group
+to one node leaves the program acyclic (no path leaves a group and comes back). Every member
+value used outside its group, or fetched, is an output of the fused node, in member order; the
+fused node's origin is its last member's, so errors name a user op. Members are elementwise ops
+with a ``scalar`` expression (attrs substituted by ``str.format``) that the expression language
+types; float16 stays unfused (the code generators do not take it); nodes run for their effects
+stay unfused too.
 
-``fuse_elementwise_reductions`` also fuses reduction epilogues: a ``reduce_sum``/``reduce_max``/
-``reduce_min`` of an elementwise member's value joins the group as a reduced output
-(``Output(reduce=...)``), so the reduced operand is not stored unless something else reads it;
-``keepdims`` is restored by a ``reshape``. (Not yet the Numba backend's choice: the generated
-loops accumulate serially, which stops them vectorising, so a fused sum can cost more than the
-memory traffic it saves.)
+Unknown dims (``None``) fuse: an input's broadcast pattern reads an axis in full unless the
+input's size there is known to be 1, so an input whose unknown dim turns out to be 1 while the
+group's is not makes the kernel refuse those shapes at run time (a clear error, where NumPy
+would broadcast); the ops' shape rules assume such dims are equal.
+
+Reduction epilogues fuse too: a ``reduce_sum``/``reduce_max``/``reduce_min`` of an elementwise
+member's value joins the group as a reduced output (``Output(reduce=...)``), so the reduced
+operand is not stored unless something else reads it; ``keepdims`` is restored by an
+``expand_reduced``. Max/min join only over axes of known non-zero size (NumPy refuses an empty
+max, the kernels would return the identity).
 """
 from __future__ import annotations
 
@@ -39,25 +44,13 @@ _EPILOGUES = {"reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min"}
 
 @register_pass("fuse_elementwise")
 def fuse_elementwise(program: Program) -> tuple[Program, list[str]]:
-    """Fuse elementwise groups; reductions stay separate kernels."""
-    return _fuse(program, epilogues=False)
-
-
-@register_pass("fuse_elementwise_reductions")
-def fuse_elementwise_reductions(program: Program) -> tuple[Program, list[str]]:
-    """Fuse elementwise groups and the sum/max/min reductions of their values."""
-    return _fuse(program, epilogues=True)
-
-
-def _fuse(program: Program, epilogues: bool) -> tuple[Program, list[str]]:
-    """Group fusible nodes greedily in program order, then rebuild with one node per group."""
+    """Group fusible nodes greedily in program order, add the reductions of their values, then
+    rebuild with one fused node per group."""
     expressions = {node: expr for node in program.nodes
                    if (expr := _expression(node, program)) is not None}
     readers = _readers(program)
-    groups = _groups(program, expressions)
-    if epilogues:
-        groups = _with_epilogues(program, groups, expressions)
-    groups = [g for g in groups if len(g) >= 2 and any(readers[m.outputs[0]] - set(g) for m in g)]
+    groups = _with_epilogues(program, _groups(program, expressions), expressions)
+    groups = [g for g in groups if any(readers[m.outputs[0]] - set(g) for m in g)]
     fused = [_fused_node(g, expressions, readers) for g in groups]
     if not fused:
         return program, []
@@ -75,7 +68,7 @@ def _expression(node: IRNode, program: Program) -> str | None:
     if opdef.kind != "elementwise" or opdef.scalar is None or len(node.out_types) != 1:
         return None
     out = node.out_types[0]
-    if node.origin in program.effects or not _static(out.shape) or not all(
+    if node.origin in program.effects or out.shape is None or not all(
             _broadcasts(v.type.shape, out.shape) for v in node.inputs):
         return None
     dtypes = [v.type.dtype for v in node.inputs]
@@ -89,15 +82,12 @@ def _expression(node: IRNode, program: Program) -> str | None:
     return expr
 
 
-def _static(shape) -> bool:
-    return shape is not None and all(d is not None for d in shape)
-
-
 def _broadcasts(shape, to) -> bool:
-    """Whether a fully known ``shape`` broadcasts to ``to`` (right-aligned, as NumPy)."""
-    if not _static(shape) or len(shape) > len(to):
+    """Whether ``shape`` broadcasts to ``to`` (right-aligned, as NumPy; an unknown dim on either
+    side counts as equal to the other, as the ops' shape rules assume)."""
+    if shape is None or len(shape) > len(to):
         return False
-    return all(d in (1, t) for d, t in zip(shape, to[len(to) - len(shape):]))
+    return all(d in (1, t) or None in (d, t) for d, t in zip(shape, to[len(to) - len(shape):]))
 
 
 # -- grouping ----------------------------------------------------------------------------------
@@ -174,12 +164,12 @@ def _epilogue(node: IRNode, program: Program) -> bool:
     if node.op not in _EPILOGUES or node.origin in program.effects:
         return False
     x = node.inputs[0].type
-    if not _static(x.shape) or x.dtype not in _DTYPES or x.dtype != node.out_types[0].dtype:
+    if x.shape is None or x.dtype not in _DTYPES or x.dtype != node.out_types[0].dtype:
         return False  # a bool sum counts in int64; the kernels sum in the value's own dtype
     axes = _reduced_axes(node)
     if not axes and x.shape:
-        return False  # reduces nothing: a copy, and a case the Numba kernels get wrong
-    return node.op == "reduce_sum" or all(x.shape[a] > 0 for a in axes)  # max of nothing fails
+        return False  # reduces nothing: a copy
+    return node.op == "reduce_sum" or all((x.shape[a] or 0) > 0 for a in axes)  # no empty max
 
 
 def _reduced_axes(node: IRNode) -> tuple[int, ...]:
@@ -193,9 +183,9 @@ def _reduced_axes(node: IRNode) -> tuple[int, ...]:
 
 
 def _fused_node(members: list[IRNode], expressions: dict, readers: dict):
-    """``(node, exports, reshapes)``: the ``fused`` node computing ``members`` (its inputs still
-    the original values), for each member value used outside the group the value standing for
-    it, and the reshapes restoring ``keepdims`` of reductions."""
+    """``(node, exports, expansions)``: the ``fused`` node computing ``members`` (its inputs
+    still the original values), for each member value used outside the group the value standing
+    for it, and the ``expand_reduced`` nodes restoring ``keepdims`` of reductions."""
     inside = set(members)
     external = list(dict.fromkeys(v for m in members for v in m.inputs if v.node not in inside))
     ids = {v: k for k, v in enumerate(external)}
@@ -211,14 +201,14 @@ def _fused_node(members: list[IRNode], expressions: dict, readers: dict):
                          for v in external), tuple(nodes),
                    tuple(_output(m, ids) for m in exported))
     node = make_node("fused", external, {"dag": dag}, members[-1].origin)
-    exports, reshapes = {}, []
+    exports, expansions = {}, []
     for member, value in zip(exported, node.outputs):
-        want = member.out_types[0]
         if member.op in _EPILOGUES and member.attrs["keepdims"]:
-            reshapes.append(make_node("reshape", [value], {"shape": want.shape}, member.origin))
-            value = reshapes[-1].outputs[0]
+            expansions.append(make_node("expand_reduced", [value],
+                                        {"axis": _reduced_axes(member)}, member.origin))
+            value = expansions[-1].outputs[0]
         exports[member.outputs[0]] = value
-    return node, exports, reshapes
+    return node, exports, expansions
 
 
 def _output(member: IRNode, ids: dict) -> Output:
@@ -248,9 +238,9 @@ def _rebuild(program: Program, groups: list, fused: list) -> Program:
     the original order where it can (a fused node sits where its group's last member was)."""
     alias: dict[Value, Value] = {}  # member value -> the fused value standing for it
     last = {}
-    for members, (node, exports, reshapes) in zip(groups, fused):
+    for members, (node, exports, expansions) in zip(groups, fused):
         alias.update(exports)
-        last[members[-1]] = [node] + reshapes
+        last[members[-1]] = [node] + expansions
     inside = {m for members in groups for m in members}
     units = [unit for n in program.nodes if n not in inside or n in last
              for unit in last.get(n, [n])]
