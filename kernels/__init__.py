@@ -2,6 +2,5 @@
 
 It never imports minigraph: kernels take arrays and neutral descriptions (such as scalar
 expression DAGs), so they can be used and tested on their own. numba and cupy are imported
-lazily by the submodules that need them. The kernels arrive with the compiler issue; today the
-NumPy reference backend in ``minigraph/backends/numpy_ref.py`` runs every op.
+lazily by the submodules that need them.
 """

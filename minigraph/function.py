@@ -9,7 +9,7 @@ from .compiler import compile_plan
 from .feeds import c_contiguous, check_shape
 from .ops import state
 from .runtime import FUNCTION_STORE
-from .session import get_default_session
+from .session import _session_stack
 from .tensor import Tensor, convert_to_tensor
 
 
@@ -38,11 +38,13 @@ class Function:
         _check_unused(self.inputs, self.plan.program, on_unused_input)
 
     def __call__(self, *args):
-        if len(args) != len(self.inputs):
-            raise TypeError(f"function takes {len(self.inputs)} arguments, got {len(args)}")
-        values = [self._convert(t, v) for t, v in zip(self.inputs, args)] if args else args
-        session = get_default_session()
-        outs = self.plan.run(values, session.store if session is not None else FUNCTION_STORE)
+        if args:
+            if len(args) != len(self.inputs):
+                raise TypeError(f"function takes {len(self.inputs)} arguments, got {len(args)}")
+            args = [self._convert(t, v) for t, v in zip(self.inputs, args)]
+        elif self.inputs:
+            raise TypeError(f"function takes {len(self.inputs)} arguments, got 0")
+        outs = self.plan.run(args, _session_stack[-1].store if _session_stack else FUNCTION_STORE)
         return outs[0] if self.single else outs[:self.n_outputs]
 
     def _convert(self, tensor: Tensor, value) -> np.ndarray:

@@ -37,7 +37,7 @@ class Executable:
 
     def run(self, feeds, store) -> list:
         """Fetched values (``None`` for fetched ops); variable writes are committed."""
-        key = tuple(feed.shape for feed in feeds)
+        key = tuple([feed.shape for feed in feeds]) if feeds else ()
         bound = self._bound.get(key)
         if bound is None:
             bound = self._bound[key] = self.bind(key)

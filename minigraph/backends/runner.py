@@ -41,7 +41,8 @@ def generate_runner(program, plan, types, calls, buffers) -> tuple[str, dict]:
     names = {v: f"v{i}" for i, v in enumerate(types)}
     input_names = {}
     src.emit("def run(feeds, store):", 0)
-    src.emit("values = store.values", 1)
+    if any(n.op == "variable" and "container" not in n.origin.attrs for n in plan.order):
+        src.emit("values = store.values", 1)
     for value, where in plan.placement.items():
         if where.kind == "buffer":
             src.emit(f"{names[value]} = {src.bind('B', buffers[where.buffer])}", 1)
