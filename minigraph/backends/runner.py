@@ -7,6 +7,8 @@ in-place update kernels and commits the remaining writes.
 """
 from __future__ import annotations
 
+import math
+from sys import getrefcount
 from typing import Callable
 
 import numpy as np
@@ -23,7 +25,8 @@ class _Source:
 
     def __init__(self):
         self.lines: list[str] = []
-        self.namespace: dict = {"empty": np.empty, "c_contiguous": c_contiguous}
+        self.namespace: dict = {"empty": np.empty, "c_contiguous": c_contiguous,
+                                "take_unshared": take_unshared}
 
     def bind(self, prefix: str, value) -> str:
         """A fresh global name holding ``value``."""
@@ -94,8 +97,7 @@ def _emit_step(src: _Source, position: int, node, plan, types, call, names) -> N
     if kinds <= {"buffer", "fresh"}:
         for value in node.outputs:
             if plan.placement[value].kind == "fresh":
-                t = types[value]
-                src.emit(f"{names[value]} = empty({t.shape!r}, {src.bind('DT', t.dtype)})")
+                _emit_fetch_buffer(src, names[value], types[value])
         src.emit(f"{kernel}({', '.join(args + out)})")
         return
     opdef = get_op(node.op)
@@ -116,6 +118,34 @@ def _emit_step(src: _Source, position: int, node, plan, types, call, names) -> N
             src.emit(f"{names[value]} = {conform}({result if single else f't[{k}]'})")
     elif not single:
         src.emit(f"{', '.join(out)}, = t")
+
+
+def _emit_fetch_buffer(src: _Source, name: str, t) -> None:
+    """A fetched result's array: fresh if small, else one of the last two results of this step
+    that the caller has let go of (only the slot references it, so no one can see it change):
+    a loop that keeps its latest result then allocates and page-faults nothing per call."""
+    dtype = src.bind("DT", t.dtype)
+    if math.prod(t.shape) * t.dtype.itemsize < REUSE_MIN_BYTES:
+        src.emit(f"{name} = empty({t.shape!r}, {dtype})")
+    else:
+        src.emit(f"{name} = take_unshared({src.bind('OUT', [])}, {t.shape!r}, {dtype})")
+
+
+def take_unshared(slot: list, shape, dtype) -> np.ndarray:
+    """An array of ``slot`` nothing else references, or a new one (the slot keeps two)."""
+    for k in range(len(slot)):
+        if getrefcount(slot[k]) <= UNSHARED:
+            return slot[k]
+    slot.insert(0, np.empty(shape, dtype))
+    del slot[2:]
+    return slot[0]
+
+
+def _unshared_refcount() -> int:
+    """What ``take_unshared`` reads for an array only its slot holds (interpreters differ in
+    the references a call holds)."""
+    slot = [np.empty(0)]
+    return getrefcount(slot[0])
 
 
 def _arguments(node, plan, names, contiguous: bool = False) -> list[str]:
@@ -153,3 +183,8 @@ def _storage_name(node, value, plan, names) -> str:
     var = plan.placement[value].var
     read = next(v for v in node.inputs if v.node.op == "variable" and v.node.origin is var)
     return names[read]
+
+
+UNSHARED = _unshared_refcount()
+REUSE_MIN_BYTES = 1 << 16
+"""Smaller fetched results are simply allocated (cheap, and usually kept by the caller)."""

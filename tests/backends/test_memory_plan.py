@@ -139,3 +139,23 @@ def test_random_graphs_never_overwrite_feeds_or_earlier_fetches(graph):
         np.testing.assert_array_equal(a, k)
         np.testing.assert_array_equal(a, s)
         np.testing.assert_allclose(a, r, rtol=1e-9, atol=1e-12)
+
+
+def test_a_dropped_fetched_result_is_reused_and_a_kept_one_is_never_touched():
+    x = mg.placeholder("float64", (10_000,))
+    f = mg.function([x], mg.tanh(x) * 2.0, backend="numba")
+    ones = np.ones(10_000)
+    address = f(ones).ctypes.data
+    assert f(ones).ctypes.data == address  # the previous result was dropped: reused
+    addresses = set()
+    y = f(ones)
+    for _ in range(6):  # a loop keeping its latest result alternates two arrays
+        y = f(ones)
+        addresses.add(y.ctypes.data)
+    assert len(addresses) == 2
+    kept = f(ones)
+    view = f(ones)[:10]  # a view keeps its base alive too
+    assert kept.ctypes.data != view.ctypes.data
+    f(2 * ones)
+    np.testing.assert_array_equal(kept, np.tanh(ones) * 2.0)
+    np.testing.assert_array_equal(view, np.tanh(ones[:10]) * 2.0)
