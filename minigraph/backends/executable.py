@@ -46,9 +46,8 @@ class Executable:
     def bind(self, fed_shapes) -> "BoundProgram":
         """The program for ``fed_shapes``: concrete types, the backend's bind-time passes
         (e.g. folding what the shapes now answer), kernels, memory plan, generated runner."""
-        program = self.program
+        program = specialise(self.program, propagate(self.program, fed_shapes))
         if self.bind_passes:
-            program = specialise(program, propagate(program, fed_shapes))
             program = run_pipeline(program, self.bind_passes)
         return BoundProgram(program, propagate(program, fed_shapes), self.kernel_for)
 
@@ -98,7 +97,7 @@ def _allocate_and_write(infer, fn, attrs, *arrays):
     outputs = [np.empty(t.shape, t.dtype)
                for t in ([inferred] if isinstance(inferred, TensorType) else inferred)]
     fn(*(c_contiguous(a) for a in arrays), *outputs)
-    return tuple(outputs) if len(outputs) > 1 else outputs[0]
+    return outputs
 
 
 def _failure(steps, input_names, position, err, store, frame):

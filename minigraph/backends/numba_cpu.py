@@ -81,6 +81,11 @@ def numba_kernel(node) -> Callable:
         "REFERENCE_OPS")
 
 
+BIND_PASSES = ("constant_folding", "algebraic", "dead_code")
+"""Run again once the fed shapes are known: shape queries fold, and ``sum_to`` /
+``broadcast_like`` between shapes now known equal disappear (a batch dim was ``None``)."""
+
+
 class NumbaBackend:
     """Optimising CPU backend: the default passes, then elementwise fusion."""
 
@@ -90,7 +95,7 @@ class NumbaBackend:
     gradient's ``dy * (probs - labels)`` fuses on the merged op's softmax."""
 
     def lower(self, program) -> Executable:
-        return Executable(program, numba_kernel, bind_passes=("constant_folding", "dead_code"))
+        return Executable(program, numba_kernel, bind_passes=BIND_PASSES)
 
 
 register_backend("numba", NumbaBackend)

@@ -100,6 +100,9 @@ def _emit_step(src: _Source, position: int, node, plan, types, call, names) -> N
                 _emit_fetch_buffer(src, names[value], types[value])
         src.emit(f"{kernel}({', '.join(args + out)})")
         return
+    if kinds == {"dynamic"}:  # a writing kernel allocating its outputs once sizes are known
+        src.emit(f"{', '.join(out)}, = {kernel}({', '.join(args)})")
+        return
     opdef = get_op(node.op)
     if opdef.kind == "state":
         var = src.bind("VAR", node.attrs["var"])

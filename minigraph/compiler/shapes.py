@@ -35,12 +35,21 @@ def _node_types(node, types) -> list:
     if not node.inputs or not all(concrete(t) for t in inputs):
         return list(node.out_types)
     try:
-        inferred = get_op(node.op).infer(inputs, **node.attrs)
+        inferred = get_op(node.op).infer(inputs, **bound_attrs(node, inputs))
     except InferError as err:
         described = ", ".join(t.describe() for t in inputs)
         raise InvalidArgumentError(f"{node.describe()}: {err} [inputs: {described}]") from None
     inferred = [inferred] if isinstance(inferred, TensorType) else list(inferred)
     return [_more_precise(new, old) for new, old in zip(inferred, node.out_types)]
+
+
+def bound_attrs(node, input_types) -> dict:
+    """The node's attrs for concrete input types: an op may specialise them (registered as
+    ``extra["bind_attrs"]``, e.g. a fused kernel's broadcast patterns)."""
+    if not input_types or not all(concrete(t) for t in input_types):
+        return node.attrs
+    hook = get_op(node.op).extra.get("bind_attrs")
+    return node.attrs if hook is None else hook(input_types, **node.attrs)
 
 
 def _more_precise(new: TensorType, old: TensorType) -> TensorType:
@@ -52,12 +61,13 @@ def _more_precise(new: TensorType, old: TensorType) -> TensorType:
 
 
 def specialise(program, types: dict):
-    """A copy of ``program`` whose values carry their bound ``types`` (so passes such as
-    constant folding can answer shape queries for this binding)."""
+    """A copy of ``program`` whose values carry their bound ``types`` and whose nodes their
+    bound attrs (so passes such as constant folding answer shape queries for this binding)."""
     new: dict = {}
 
     def copy(node):
-        twin = IRNode(node.op, [new[v] for v in node.inputs], node.attrs,
+        twin = IRNode(node.op, [new[v] for v in node.inputs],
+                      bound_attrs(node, [types[v] for v in node.inputs]),
                       [types[v] for v in node.outputs], node.origin)
         new.update(zip(node.outputs, twin.outputs))
         return twin

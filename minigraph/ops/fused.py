@@ -7,9 +7,11 @@ compile the same DAG. It is created after autodiff, so it has no gradient.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from kernels.scalar_expr import FusedDag, Input, Node, Output, evaluate
+from kernels.scalar_expr import FusedDag, Input, Node, Output, evaluate, pattern_of
 
 from ..graph import TensorType, format_shape
 from . import _samples
@@ -51,6 +53,15 @@ def _axis_size(types, dag: FusedDag, axis: int):
     return known.pop() if known else (None if sizes else 1)
 
 
+def _bind_fused(types, dag: FusedDag) -> dict:
+    """Attrs for inputs of these concrete types: an input's pattern stops reading an axis in
+    full where its size turned out to be 1 (a dim unknown when fusing), as NumPy broadcasts."""
+    patterns = [pattern_of(t.shape, dag.ndim) for t in types]
+    inputs = tuple(replace(spec, pattern=tuple(a and b for a, b in zip(spec.pattern, p)))
+                   for spec, p in zip(dag.inputs, patterns))
+    return {"dag": dag if inputs == dag.inputs else replace(dag, inputs=inputs)}
+
+
 def _ref_fused(*arrays, dag: FusedDag):
     return tuple(evaluate(dag, arrays))
 
@@ -75,7 +86,8 @@ def _sample_fused(draw):
 
 
 defop("fused", _infer_fused, _ref_fused, kind="fused", differentiable=False,
-      sample=_sample_fused, doc="elementwise ops fused into one kernel (see compiler pass "
-      "fuse_elementwise); ref interprets the DAG")
+      sample=_sample_fused, extra={"bind_attrs": _bind_fused},
+      doc="elementwise ops fused into one kernel (see compiler pass fuse_elementwise); ref "
+      "interprets the DAG")
 
 __all__: list[str] = []

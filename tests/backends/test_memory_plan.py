@@ -159,3 +159,25 @@ def test_a_dropped_fetched_result_is_reused_and_a_kept_one_is_never_touched():
     f(2 * ones)
     np.testing.assert_array_equal(kept, np.tanh(ones) * 2.0)
     np.testing.assert_array_equal(view, np.tanh(ones[:10]) * 2.0)
+
+
+@settings(deadline=None)
+@given(graphs(max_nodes=5))
+def test_random_training_steps_update_variables_as_the_reference_does(graph):
+    """Variables read by several steps and updated in place by others, fetched before and after:
+    every backend sees pre-run values and ends with the reference's values."""
+    fn, inputs = graph
+    results = {}
+    for backend in ("numba", "numpy"):
+        with mg.Graph().as_default():
+            variables = [mg.Variable(a.copy()) for a in inputs]
+            out = fn(*variables)
+            loss = mg.add_n([mg.reduce_sum(o) for o in (out if isinstance(out, list) else [out])])
+            train = mg.train.MomentumOptimizer(0.01, 0.5).minimize(loss)
+            sess = mg.Session(backend=backend)
+            sess.run(mg.global_variables_initializer())
+            history = [sess.run([loss, train] + variables)[2:] for _ in range(2)]
+            results[backend] = history + [sess.run(variables)]
+    for got, want in zip(results["numba"], results["numpy"]):
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -13,9 +13,9 @@ types; float16 stays unfused (the code generators do not take it); nodes run for
 stay unfused too.
 
 Unknown dims (``None``) fuse: an input's broadcast pattern reads an axis in full unless the
-input's size there is known to be 1, so an input whose unknown dim turns out to be 1 while the
-group's is not makes the kernel refuse those shapes at run time (a clear error, where NumPy
-would broadcast); the ops' shape rules assume such dims are equal.
+input's size there is known to be 1; when the program is bound to concrete shapes, an unknown
+dim that turned out to be 1 becomes a broadcast axis of that binding's kernel (the ``fused``
+op's ``bind_attrs``), so run-time broadcasting works as in NumPy.
 
 Reduction epilogues fuse too: a ``reduce_sum``/``reduce_max``/``reduce_min`` of an elementwise
 member's value joins the group as a reduced output (``Output(reduce=...)``), so the reduced
