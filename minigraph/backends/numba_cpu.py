@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from numba.core.registry import cpu_target
+
 from kernels.numba.fusion import compile_fused
 
 from ..compiler.pipeline import DEFAULT_PASSES
@@ -32,6 +34,11 @@ NumPy's ufuncs are already vectorised loops)."""
 REFERENCE_OPS = frozenset({"reduction_count", "prod_grad", "custom_gradient"})
 """Ops of other kinds allowed to run their NumPy reference (kinds like ``linalg`` and ``other``
 are not allowed whole, so a new op there needs a kernel or an entry here)."""
+
+
+cpu_target.target_context.refresh()
+"""numba loads its typing and lowering registries once per process, ~0.1 s; do it when the
+backend loads rather than inside the first training step."""
 
 
 class MissingKernelError(MinigraphError, NotImplementedError):
