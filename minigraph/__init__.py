@@ -1,6 +1,7 @@
 """minigraph: a graph-based tensor compiler with TensorFlow-1 and Theano style APIs."""
 from . import dtypes, errors
 from .autodiff import custom_gradient, grad, gradients, stop_gradient
+from .clip import clip_by_global_norm, clip_by_norm, global_norm
 from .compiler.explain import ExplainReport, explain
 from .compiler.inspect import debugprint, to_dot, to_networkx
 from .config import config

@@ -1,10 +1,12 @@
-"""TF1's ``tf.nn`` namespace: activations, softmax and the cross-entropy losses."""
+"""TF1's ``tf.nn`` namespace: activations, softmax, the cross-entropies and training helpers."""
 from ..ops.elementwise import elu, leaky_relu, relu, relu6, sigmoid, softplus, tanh
 from ..ops.nn import (l2_loss, log_softmax, sigmoid_cross_entropy_with_logits, softmax,
                       softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
                       sparse_softmax_cross_entropy_with_logits)
+from .training import batch_normalization, dropout, l2_normalize, moments
 
 __all__ = ["elu", "leaky_relu", "relu", "relu6", "sigmoid", "softplus", "tanh", "l2_loss",
            "log_softmax", "sigmoid_cross_entropy_with_logits", "softmax",
            "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
-           "sparse_softmax_cross_entropy_with_logits"]
+           "sparse_softmax_cross_entropy_with_logits", "batch_normalization", "dropout",
+           "l2_normalize", "moments"]
