@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import format_shape
+from .graph import fits_static, format_shape
 
 
 def convert_feed(tensor, value) -> np.ndarray:
@@ -27,8 +27,7 @@ def c_contiguous(array: np.ndarray) -> np.ndarray:
 
 def check_shape(tensor, shape) -> None:
     static = tensor.type.shape
-    if static is not None and (len(static) != len(shape) or any(
-            d is not None and d != s for d, s in zip(static, shape))):
+    if not fits_static(shape, static):
         raise ValueError(f"{_describe(tensor)} expects {format_shape(static)}, "
                          f"got {format_shape(shape)}{_site(tensor)}")
 

@@ -30,6 +30,12 @@ class TensorType(NamedTuple):
         return f"{format_shape(self.shape)} {self.dtype}"
 
 
+def fits_static(shape: tuple, static) -> bool:
+    """Whether a concrete ``shape`` matches a static one (``None``: unknown rank or dim)."""
+    return static is None or (len(shape) == len(static) and all(
+        d is None or d == s for d, s in zip(static, shape)))
+
+
 def format_shape(shape) -> str:
     """Render a static shape TF-style: ``(?, 784)``; ``<unknown>`` when even the rank is."""
     if shape is None:

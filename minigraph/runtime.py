@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import FailedPreconditionError
-from .graph import Node, format_shape
+from .graph import Node, fits_static, format_shape
 
 
 class VariableStore:
@@ -30,8 +30,7 @@ class VariableStore:
         """``value`` converted for variable ``node``; raises if its shape does not fit."""
         value = np.asarray(value)
         shape = node.attrs["shape"]
-        if shape is not None and (len(shape) != value.ndim or any(
-                d is not None and d != v for d, v in zip(shape, value.shape))):
+        if not fits_static(value.shape, shape):
             raise ValueError(f"variable '{node.name}' (created at {node.site}) has shape "
                              f"{format_shape(shape)}, cannot hold a value of shape "
                              f"{format_shape(value.shape)}")

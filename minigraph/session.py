@@ -127,7 +127,7 @@ class Session:
     def explain(self, fetches, feed_dict=None, backend=None):
         """What ``backend`` (default: this session's) compiles for ``fetches`` fed like
         ``feed_dict`` (values give the shapes the buffer plan is made for): an ExplainReport."""
-        rebuild, targets = self._resolve_fetches(fetches)
+        _, targets = self._resolve_fetches(fetches)
         feed_dict = feed_dict or {}
         fed = [self._resolve_tensor(k) for k in feed_dict]
         shapes = [np.shape(v) for v in feed_dict.values()]

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..compiler.memory import plan_memory
 from ..compiler.pipeline import run_pipeline
-from ..compiler.shapes import concrete, propagate, specialise
+from ..compiler.shapes import concrete, propagate, specialise, value_types
 from ..errors import InvalidArgumentError
 from ..feeds import c_contiguous
 from ..graph import TensorType, format_shape
@@ -49,7 +49,7 @@ class Executable:
         program = specialise(self.program, propagate(self.program, fed_shapes))
         if self.bind_passes:
             program = run_pipeline(program, self.bind_passes)
-        return BoundProgram(program, propagate(program, fed_shapes), self.kernel_for)
+        return BoundProgram(program, value_types(program), self.kernel_for)
 
 
 class BoundProgram:

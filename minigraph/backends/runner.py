@@ -16,7 +16,7 @@ import numpy as np
 from ..compiler.shapes import concrete
 from ..errors import InvalidArgumentError
 from ..feeds import c_contiguous
-from ..graph import TensorType, format_shape
+from ..graph import TensorType, fits_static, format_shape
 from ..ops.registry import get_op
 
 
@@ -170,8 +170,7 @@ def conformer(node, t: TensorType) -> Callable:
                 value = value.astype(dtype)
         if full and value.shape == shape:
             return value
-        if shape is not None and (value.ndim != len(shape) or any(
-                d is not None and d != a for d, a in zip(shape, value.shape))):
+        if not fits_static(value.shape, shape):
             err = InvalidArgumentError(
                 f"{node.describe()}: produced shape {format_shape(value.shape)}, but the graph "
                 f"expects {format_shape(shape)}")

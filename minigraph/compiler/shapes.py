@@ -60,6 +60,11 @@ def _more_precise(new: TensorType, old: TensorType) -> TensorType:
                       old.dtype)
 
 
+def value_types(program) -> dict:
+    """``{Value: TensorType}`` as a specialised program's nodes carry them (rewrites keep them)."""
+    return {v: v.type for node in program.inputs + program.nodes for v in node.outputs}
+
+
 def specialise(program, types: dict):
     """A copy of ``program`` whose values carry their bound ``types`` and whose nodes their
     bound attrs (so passes such as constant folding answer shape queries for this binding)."""

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ...graph import fits_static
 from ...ops.registry import get_op
 from ..ir import IRNode, Program
 from ..pipeline import register_pass
@@ -42,11 +43,6 @@ def _too_big(shape, limit: int) -> bool:
     return shape is not None and None not in shape and math.prod(shape) > limit
 
 
-def _fits(shape: tuple, static) -> bool:
-    return static is None or (len(shape) == len(static) and all(
-        d is None or d == s for d, s in zip(static, shape)))
-
-
 def _evaluate(node: IRNode, args: list, limit: int | None = None) -> list | None:
     """The node's outputs from its ``ref`` on ``args``, or ``None`` when they must not fold
     (more than ``limit`` elements, by default ``FOLD_LIMIT``)."""
@@ -63,7 +59,7 @@ def _evaluate(node: IRNode, args: list, limit: int | None = None) -> list | None
     arrays = [a if a.dtype == t.dtype else a.astype(t.dtype)
               for a, t in zip(arrays, node.out_types)]
     if len(arrays) != len(node.out_types) or not all(
-            a.size <= limit and _fits(a.shape, t.shape)
+            a.size <= limit and fits_static(a.shape, t.shape)
             for a, t in zip(arrays, node.out_types)):
         return None
     return arrays
