@@ -3,10 +3,13 @@ from ..ops.elementwise import elu, leaky_relu, relu, relu6, sigmoid, softplus, t
 from ..ops.nn import (l2_loss, log_softmax, sigmoid_cross_entropy_with_logits, softmax,
                       softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
                       sparse_softmax_cross_entropy_with_logits)
+from . import rnn, rnn_cell, sampled
+from .rnn import *
+from .sampled import *
 from .training import batch_normalization, dropout, l2_normalize, moments
 
 __all__ = ["elu", "leaky_relu", "relu", "relu6", "sigmoid", "softplus", "tanh", "l2_loss",
            "log_softmax", "sigmoid_cross_entropy_with_logits", "softmax",
            "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
            "sparse_softmax_cross_entropy_with_logits", "batch_normalization", "dropout",
-           "l2_normalize", "moments"]
+           "l2_normalize", "moments", "rnn_cell"] + rnn.__all__ + sampled.__all__

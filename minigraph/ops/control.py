@@ -1,0 +1,2 @@
+"""PLACEHOLDER (being written)."""
+__all__: list = []
