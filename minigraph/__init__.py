@@ -7,6 +7,7 @@ from .compiler.inspect import debugprint, to_dot, to_networkx
 from .config import config
 from .dtypes import as_dtype, float16, float32, float64, int8, int16, int32, int64, uint8
 from .function import function
+from .indexed_slices import IndexedSlices, IndexedSlicesValue
 from .graph import (Graph, Node, TensorType, control_dependencies, get_default_graph,
                     name_scope, reset_default_graph, set_random_seed)
 from .ops import *

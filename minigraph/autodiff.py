@@ -1,7 +1,9 @@
 """Reverse-mode differentiation: walks nodes backwards, calling each op's ``vjp``.
 
 Gradients are ordinary graph nodes, so differentiating them again gives higher orders.
-Broadcasting is undone here, in ``unbroadcast``, for every op that broadcasts.
+Broadcasting is undone here, in ``unbroadcast``, for every op that broadcasts. A vjp may return
+an ``IndexedSlices`` (gather's rows): sparse contributions stay sparse while they add up, and are
+densified only when they flow into another op's vjp; ``gradients`` returns them as they are.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import warnings
 from . import dtypes
 from .errors import DisconnectedInputError
 from .graph import Node, ancestors
+from .indexed_slices import IndexedSlices, concat_slices, dense
 from .ops.registry import apply_op, get_op
 from .tensor import Tensor, convert_to_tensor
 
@@ -28,7 +31,7 @@ def gradients(ys, xs, grad_ys=None, stop_gradients=None):
         seed = ops.ones_like_value(y) if gy is None else ops.cast(convert_to_tensor(gy), y.dtype)
         contributions.setdefault(y, []).append(seed)
     for node in _nodes_between(ys, xs, blocked):
-        dys = [_total(contributions.get(t)) for t in node.outputs]
+        dys = [dense(_total(contributions.get(t))) for t in node.outputs]
         if all(d is None for d in dys):
             continue
         for inp, grad in zip(node.inputs, _input_grads(node, dys)):
@@ -61,8 +64,13 @@ def _nodes_between(ys, xs, blocked):
 
 
 def _total(parts):
+    """The sum of a value's gradient contributions: sparse ones concatenated while all are
+    sparse, everything densified as soon as one is dense."""
     if not parts:
         return None
+    if all(isinstance(p, IndexedSlices) for p in parts):
+        return concat_slices(parts)
+    parts = [dense(p) for p in parts]
     total = parts[0]
     for part in parts[1:]:
         total = total + part
@@ -73,6 +81,8 @@ def unbroadcast(grad: Tensor, x: Tensor, node: Node) -> Tensor:
     """Sum ``grad`` down to ``x``'s shape (undoing broadcasting) and match its dtype."""
     from . import ops
 
+    if isinstance(grad, IndexedSlices):
+        return grad if grad.dtype == x.dtype else grad.with_values(ops.cast(grad.values, x.dtype))
     if grad.dtype != x.dtype:
         grad = ops.cast(grad, x.dtype)
     gshape, xshape = grad.type.shape, x.type.shape
@@ -103,7 +113,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
             if disconnected_inputs == "warn":
                 warnings.warn(message, stacklevel=2)
             g = ops.zeros_like_value(convert_to_tensor(variable))
-        out.append(g)
+        out.append(dense(g))
     return out[0] if single else out
 
 

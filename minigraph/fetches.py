@@ -3,7 +3,10 @@ from __future__ import annotations
 
 
 def flatten(structure, leaves: list):
-    """Append the leaves of ``structure`` to ``leaves``; return a rebuild function."""
+    """Append the leaves of ``structure`` to ``leaves``; return a rebuild function. A fetched
+    ``IndexedSlices`` comes back as an ``IndexedSlicesValue`` (TF1's sparse fetch)."""
+    if hasattr(structure, "_fetch_parts"):
+        structure = structure._fetch_parts()
     if isinstance(structure, dict):
         keys = list(structure)
         parts = [flatten(structure[k], leaves) for k in keys]

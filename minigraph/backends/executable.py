@@ -61,7 +61,7 @@ class BoundProgram:
                         if node.op not in ("variable", "constant")}
         self.plan = plan = plan_memory(program, types, self.facts)
         self.buffers = [np.empty(shape, dtype) for shape, dtype in plan.buffers]
-        steps = plan.order + plan.commit_kernels
+        steps = plan.order + plan.commit_kernels + plan.row_writes
         calls = {node: _callable(node, self.kernels[node], types)
                  for node in steps if node in self.kernels}
         self.source, namespace = generate_runner(program, plan, types, calls, self.buffers)

@@ -3,7 +3,7 @@
 Every value is a local; planned buffers, constants and kernels are globals of the generated
 module. The body runs the steps in plan order (a step counter ``s`` says which one failed),
 takes the fetch snapshots, then -- outside the ``try``, since nothing there can fail -- runs the
-in-place update kernels and commits the remaining writes.
+in-place update kernels, commits the remaining writes and applies the (pre-checked) row updates.
 """
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def generate_runner(program, plan, types, calls, buffers) -> tuple[str, dict]:
     for position, node in enumerate(plan.order):
         input_names[position] = tuple(names[v] for v in node.inputs)
         _emit_step(src, position, node, plan, types, calls.get(node), names)
+    for k, node in enumerate(plan.row_writes):
+        position = len(plan.order) + len(plan.commit_kernels) + k
+        input_names[position] = tuple(names[v] for v in node.inputs)
+        src.emit(f"s = {position}")
+        check = src.bind("CHECK", get_op(node.op).extra["check_rows"])
+        storage = f"store.read({src.bind('VAR', node.attrs['var'])})"
+        src.emit(f"{check}({', '.join([storage] + [names[v] for v in node.inputs])})")
     snapshots = {v: f"r{i}" for i, v in enumerate(plan.snapshots)}
     for value, snap in snapshots.items():
         src.emit(f"{snap} = {names[value]}.copy()")
@@ -67,10 +74,15 @@ def generate_runner(program, plan, types, calls, buffers) -> tuple[str, dict]:
         args = _arguments(node, plan, names, contiguous=True) + outs
         src.emit(f"{src.bind('K', calls[node])}({', '.join(args)})", 1)
     for var, writer in program.writes.items():
-        if writer not in plan.absorbed:
+        if writer not in plan.absorbed and writer not in plan.row_writes:
             value = writer.outputs[0]
             written = snapshots.get(value, names[value])
             src.emit(f"store.commit_value({src.bind('VAR', var)}, {written})", 1)
+    for node in plan.row_writes:
+        apply = src.bind("ROWS", get_op(node.op).extra["apply_rows"])
+        storage = f"store.read({src.bind('VAR', node.attrs['var'])})"
+        args = [storage] + [snapshots.get(v, names[v]) for v in node.inputs]
+        src.emit(f"{apply}({', '.join(args)})", 1)
     outputs = ", ".join("None" if v is None else snapshots.get(v, names[v])
                         for v in program.outputs)
     src.emit(f"return [{outputs}]", 1)
@@ -111,6 +123,8 @@ def _emit_step(src: _Source, position: int, node, plan, types, call, names) -> N
         return
     if opdef.random:
         args.append(f"rng=store.rng({src.bind('ORIGIN', node.origin)})")
+    if opdef.extra.get("takes_store"):  # e.g. scan: its body runs with this run's store
+        args.append("store=store")
     single = len(out) == 1 and isinstance(
         opdef.infer([v.type for v in node.inputs], **node.attrs), TensorType)
     result = out[0] if single else "t"

@@ -8,7 +8,10 @@ Guarantees (each checked by tests over random graphs):
   reads elementwise) writes straight into the variables' storage, in a commit phase after every
   other step, ordered so that no kernel reads a variable another one already overwrote;
 - fetched values that may alias storage, inputs or planned buffers are copied before the commit
-  phase, so a fetch always sees pre-run variable values and is never overwritten later.
+  phase, so a fetch always sees pre-run variable values and is never overwritten later;
+- a row update (an op with ``extra["apply_rows"]``, e.g. ``scatter_add``, whose value nothing
+  reads) writes only its rows of the variable, after every other write; its inputs live to the
+  end and are copied first if they may alias variable storage.
 The plan needs backend facts only as ``facts(node) -> (writes_outputs, elementwise)``.
 """
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..ops.registry import get_op
 from .shapes import concrete
 
 END = float("inf")
@@ -43,6 +47,7 @@ class MemoryPlan:
     buffers: list = field(default_factory=list)
     snapshots: set = field(default_factory=set)
     absorbed: set = field(default_factory=set)
+    row_writes: list = field(default_factory=list)
 
     def describe(self) -> list[str]:
         """One line per planned buffer and per in-place update, for ``explain``."""
@@ -55,6 +60,8 @@ class MemoryPlan:
         lines += [f"in place: {node.op} writes variable '{where.var.name}'"
                   for node in self.commit_kernels for value in node.outputs
                   for where in [self.placement[value]]]
+        lines += [f"rows in place: {node.op} updates rows of variable '{node.attrs['var'].name}'"
+                  for node in self.row_writes]
         return lines
 
 
@@ -64,14 +71,23 @@ def plan_memory(program, types: dict, facts: Callable) -> MemoryPlan:
     fetched = {v for v in program.outputs if v is not None}
     roots = _roots(program, facts)
     commit, absorbed = _commit_kernels(program, types, facts, fetched, roots)
-    order = [n for n in program.nodes if n not in commit and n not in absorbed]
-    written = {w.outputs[0] for w in program.writes.values() if w not in absorbed}
+    rows = _row_writes(program, fetched)
+    order = [n for n in program.nodes if n not in commit and n not in absorbed and n not in rows]
+    written = {w.outputs[0] for w in program.writes.values() if w not in absorbed | set(rows)}
+    written |= {v for w in rows for v in w.inputs}
     last = _last_uses(order + commit, fetched | written)
-    plan = MemoryPlan(order, commit, {}, absorbed=absorbed)
+    plan = MemoryPlan(order, commit, {}, absorbed=absorbed, row_writes=rows)
     _place(plan, program, types, facts, roots, last, fetched)
     plan.snapshots = {v for v in fetched if plan.placement[v].kind not in ("fresh", "dynamic")} \
         | {v for v in written if any(kind == "var" for kind, _ in roots[v])}
     return plan
+
+
+def _row_writes(program, fetched) -> list:
+    """Writes that update rows in place: row ops whose value no node reads and no one fetches."""
+    read = {v for node in program.nodes for v in node.inputs} | fetched
+    return [w for w in program.writes.values()
+            if get_op(w.op).extra.get("apply_rows") and w.outputs[0] not in read]
 
 
 def _roots(program, facts) -> dict:

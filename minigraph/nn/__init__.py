@@ -4,6 +4,7 @@ from ..ops.nn import (l2_loss, log_softmax, sigmoid_cross_entropy_with_logits, s
                       softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
                       sparse_softmax_cross_entropy_with_logits)
 from . import rnn, rnn_cell, sampled
+from .embedding import embedding_lookup
 from .rnn import *
 from .sampled import *
 from .training import batch_normalization, dropout, l2_normalize, moments
@@ -12,4 +13,5 @@ __all__ = ["elu", "leaky_relu", "relu", "relu6", "sigmoid", "softplus", "tanh", 
            "log_softmax", "sigmoid_cross_entropy_with_logits", "softmax",
            "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
            "sparse_softmax_cross_entropy_with_logits", "batch_normalization", "dropout",
-           "l2_normalize", "moments", "rnn_cell"] + rnn.__all__ + sampled.__all__
+           "l2_normalize", "moments", "rnn_cell", "embedding_lookup"] \
+    + rnn.__all__ + sampled.__all__

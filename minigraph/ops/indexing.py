@@ -194,9 +194,28 @@ def _gather_spec(axis):
 
 
 def _gather_vjp(node, dys):
+    """Along axis 0 the gradient is sparse (the gathered rows, ``IndexedSlices``), else dense."""
+    from ..indexed_slices import IndexedSlices
+    from .shape import concat, reshape, shape, size
+
     params, indices = node.inputs
-    spec = _gather_spec(node.attrs["axis"])
+    axis = node.attrs["axis"]
+    rank = len(params.type.shape) if params.type.shape is not None else None
+    if axis == 0 or (rank is not None and axis == -rank):
+        values, ids = dys[0], indices
+        if indices.type.shape is None or len(indices.type.shape) != 1:
+            ids = reshape(indices, [-1])
+            # the row count, not -1: a -1 is ambiguous when a row holds no elements
+            rows = concat([reshape(size(indices), [1]), shape(params)[1:]], 0)
+            values = reshape(values, rows)
+        return [IndexedSlices(values, ids, like=params), None]
+    spec = _gather_spec(axis)
     return [apply_op("getitem_grad", [dys[0], params, indices], {"spec": spec}), None]
+
+
+def scatter_rows_into(values, like, indices) -> Tensor:
+    """Zeros shaped like ``like`` with each row ``values[i]`` added at row ``indices[i]``."""
+    return apply_op("getitem_grad", [values, like, indices], {"spec": _gather_spec(0)})
 
 
 defop("gather", _infer_gather, _gather_ref, vjp=_gather_vjp, kind="movement",

@@ -52,6 +52,76 @@ defop("assign_add", _infer_assign, lambda old, value, var: old + value, kind="st
       stateful=True, differentiable=False, extra={"reads_old": True})
 defop("assign_sub", _infer_assign, lambda old, value, var: old - value, kind="state",
       stateful=True, differentiable=False, extra={"reads_old": True})
+
+
+def _infer_scatter(types, var):
+    indices, updates = types
+    target = var.out_types[0]
+    if not dtypes.is_integer(indices.dtype):
+        raise InferError(f"indices must be integers, got {indices.dtype}")
+    if updates.dtype != target.dtype:
+        raise InferError(f"updates have dtype {updates.dtype}, the variable {target.dtype}")
+    if target.shape is not None and not target.shape:
+        raise InferError("cannot scatter rows into a scalar variable")
+    if None not in (target.shape, indices.shape, updates.shape):
+        rows = indices.shape + target.shape[1:]
+        if not _broadcasts_to(updates.shape, rows):
+            raise InferError(f"updates of shape {updates.shape} do not fit the rows "
+                             f"{rows} selected by indices of shape {indices.shape}")
+    return target
+
+
+def _broadcasts_to(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    return all(a is None or b is None or a in (1, b)
+               for a, b in zip(shape[::-1], target[::-1]))
+
+
+def check_rows(storage, indices, updates) -> None:
+    """Raise if ``indices`` leave the variable's first axis or ``updates`` do not fit the rows
+    (checked before any write, so a bad update never lands half-applied)."""
+    size = storage.shape[0]
+    bad = (indices < -size) | (indices >= size)
+    if bad.any():
+        raise IndexError(f"index {indices[bad].flat[0]} is out of range for a variable of "
+                         f"shape {storage.shape}")
+    rows = indices.shape + storage.shape[1:]
+    if not _broadcasts_to(updates.shape, rows):
+        raise ValueError(f"updates of shape {updates.shape} do not fit the rows {rows} "
+                         f"selected by indices of shape {indices.shape}")
+
+
+def _scatter_ref(apply_rows):
+    """The op's reference: a new full value, the old one with the rows updated."""
+    def ref(old, indices, updates, var):
+        new = np.array(old, copy=True)
+        check_rows(new, indices, updates)
+        apply_rows(new, indices, updates)
+        return new
+    return ref
+
+
+def _add_rows(storage, indices, updates):
+    np.add.at(storage, indices, updates)
+
+
+def _sub_rows(storage, indices, updates):
+    np.subtract.at(storage, indices, updates)
+
+
+def _set_rows(storage, indices, updates):
+    storage[indices] = updates
+
+
+# When nothing reads the op's value, the runner checks ``check_rows`` with the other steps and
+# then, after every other write, ``apply_rows(storage, indices, updates)`` updates only the
+# touched rows of the variable's storage in place.
+for _name, _apply in (("scatter_add", _add_rows), ("scatter_sub", _sub_rows),
+                      ("scatter_update", _set_rows)):
+    defop(_name, _infer_scatter, _scatter_ref(_apply), kind="state", stateful=True,
+          differentiable=False,
+          extra={"reads_old": True, "apply_rows": _apply, "check_rows": check_rows})
 defop("group", _infer_group, lambda *inputs: (), kind="control", differentiable=False)
 
 
@@ -108,6 +178,29 @@ def assign_sub(ref, value, name=None):
     return _assign_op("assign_sub", ref, value, name)
 
 
+def scatter_add(ref, indices, updates, use_locking=False, name=None):
+    """Add ``updates`` to rows ``indices`` of variable ``ref`` (repeated ids accumulate)."""
+    return _scatter_op("scatter_add", ref, indices, updates, name)
+
+
+def scatter_sub(ref, indices, updates, use_locking=False, name=None):
+    """Subtract ``updates`` from rows ``indices`` of variable ``ref`` (repeats accumulate)."""
+    return _scatter_op("scatter_sub", ref, indices, updates, name)
+
+
+def scatter_update(ref, indices, updates, use_locking=True, name=None):
+    """Set rows ``indices`` of variable ``ref`` to ``updates`` (for a repeated id, the last)."""
+    return _scatter_op("scatter_update", ref, indices, updates, name)
+
+
+def _scatter_op(op, ref, indices, updates, name):
+    target = convert_to_tensor(ref)
+    if target.node.op != "variable":
+        raise TypeError(f"{op}: target {target.name!r} is not a variable")
+    return apply_op(op, [convert_to_tensor(indices), _convert_assigned(updates, target.dtype)],
+                    {"var": target.node}, name=name)
+
+
 def _assign_op(op, ref, value, name):
     target = convert_to_tensor(ref)
     if target.node.op != "variable":
@@ -125,4 +218,5 @@ def _convert_assigned(value, dtype):
     return constant(array, dtype=dtype)
 
 
-__all__ = ["placeholder", "constant", "group", "no_op", "assign", "assign_add", "assign_sub"]
+__all__ = ["placeholder", "constant", "group", "no_op", "assign", "assign_add", "assign_sub",
+           "scatter_add", "scatter_sub", "scatter_update"]

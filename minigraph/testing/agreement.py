@@ -60,6 +60,7 @@ def _evaluate(graph_or_fn, inputs, backend, grads, seed):
             return results
         projection = random_projection([o for o, _ in floats], [v.shape for _, v in floats],
                                        np.random.default_rng(seed))
-        pairs = [(t, g) for t, g in zip(wrt, mg.gradients(projection, wrt)) if g is not None]
+        pairs = [(t, mg.convert_to_tensor(g)) for t, g in zip(wrt, mg.gradients(projection, wrt))
+                 if g is not None]
         grad_values = session.run([g for _, g in pairs], feed)
     return results + [(f"gradient wrt {t.op.name}", v) for (t, _), v in zip(pairs, grad_values)]

@@ -47,7 +47,8 @@ def _dense_gradients(objective, xs):
     """Gradients of ``objective`` for ``xs``, zeros where it does not depend on an x."""
     import minigraph as mg
 
-    return [mg.zeros_like(x) if g is None else g for x, g in zip(xs, mg.gradients(objective, xs))]
+    return [mg.zeros_like(x) if g is None else mg.convert_to_tensor(g)
+            for x, g in zip(xs, mg.gradients(objective, xs))]
 
 
 def numeric_grad(fn, args, eps=None, seed=None, backend=None):

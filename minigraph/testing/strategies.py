@@ -58,6 +58,17 @@ def dtypes(floats_only=True):
     return st.sampled_from(choices).map(np.dtype)
 
 
+def sampled_ops() -> list[str]:
+    """Every registered op that can be fuzzed alone from its sample rule: all but the leaves,
+    variable writes, ``group`` and ``custom_gradient``, which the runtime or a graph context
+    gives meaning (session, variable and autodiff tests cover them)."""
+    from ..ops.registry import REGISTRY
+
+    return sorted(name for name, opdef in REGISTRY.items()
+                  if opdef.kind not in ("leaf", "state")
+                  and name not in ("group", "custom_gradient"))
+
+
 @st.composite
 def op_inputs(draw, op_name: str):
     """``(inputs, attrs)`` valid for the registered op ``op_name``, from its own sample rule."""

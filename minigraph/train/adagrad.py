@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from ..ops.elementwise import rsqrt
-from ..ops.state import assign
 from .optimizer import Optimizer
 
 
 class AdagradOptimizer(Optimizer):
     """``accum += grad**2``; ``var -= lr * grad / sqrt(accum)``. Slot ``accumulator``."""
+
+    _sparse_rows = True
 
     def __init__(self, learning_rate, initial_accumulator_value=0.1, use_locking=False,
                  name="Adagrad"):
@@ -26,5 +27,6 @@ class AdagradOptimizer(Optimizer):
     def _apply_dense(self, grad, var) -> list:
         lr = self._hyper("learning_rate", var.dtype)
         accum = self.get_slot(var, "accumulator")
-        new_accum = accum + grad * grad
-        return [assign(accum, new_accum), assign(var, var - lr * grad * rsqrt(new_accum))]
+        new_accum = self._read(accum) + grad * grad
+        return [self._write(accum, new_accum),
+                self._write(var, self._read(var) - lr * grad * rsqrt(new_accum))]

@@ -1,13 +1,14 @@
 """Momentum (heavy ball or Nesterov), TF1 ``ApplyMomentum`` formulas."""
 from __future__ import annotations
 
-from ..ops.state import assign
 from .optimizer import Optimizer
 
 
 class MomentumOptimizer(Optimizer):
     """``accum = accum * momentum + grad``; ``var -= lr * accum``, or with Nesterov
     ``var -= lr * grad + lr * momentum * accum`` (new accum). Slot ``momentum``."""
+
+    _sparse_rows = True
 
     def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum",
                  use_nesterov=False):
@@ -24,9 +25,9 @@ class MomentumOptimizer(Optimizer):
         lr = self._hyper("learning_rate", var.dtype)
         momentum = self._hyper("momentum", var.dtype)
         accum = self.get_slot(var, "momentum")
-        new_accum = accum * momentum + grad
+        new_accum = self._read(accum) * momentum + grad
         if self._use_nesterov:
             step = grad * lr + new_accum * momentum * lr
         else:
             step = lr * new_accum
-        return [assign(accum, new_accum), assign(var, var - step)]
+        return [self._write(accum, new_accum), self._write(var, self._read(var) - step)]

@@ -3,6 +3,11 @@
 Every update is one assign per variable or slot, computed from pre-step values: within a run
 reads see the values from before the run and all writes are committed together at its end.
 Subclasses implement ``_create_slots`` and ``_apply_dense`` (and may add ``_finish``).
+
+A sparse gradient (``IndexedSlices``) is applied as TF1 does: deduplicated (repeated rows
+summed), then the optimizer's own formula on the touched rows only -- for subclasses that read
+and write through ``_read``/``_write`` and set ``_sparse_rows``; others get the gradient
+densified (TF1's Adam also updates every row's moments for a sparse gradient).
 """
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ import numpy as np
 from .. import dtypes
 from ..autodiff import gradients
 from ..graph import Node, get_default_graph
+from ..indexed_slices import IndexedSlices, deduplicate
 from ..ops.elementwise import cast
-from ..ops.state import assign_add, constant, group
+from ..ops.indexing import gather
+from ..ops.state import assign, assign_add, constant, group, scatter_update
 from ..tensor import Tensor, as_node, convert_to_tensor
 from ..variables import TRAINABLE_VARIABLES
 from .slots import create_slot, state_variable
@@ -24,6 +31,8 @@ class Optimizer:
     """Base class of the TF1 optimizers (``tf.compat.v1.train.Optimizer``)."""
 
     GATE_NONE, GATE_OP, GATE_GRAPH = 0, 1, 2
+    _sparse_rows = False
+    """Whether ``_apply_dense`` works row by row through ``_read``/``_write`` (sparse-ready)."""
 
     def __init__(self, use_locking: bool, name: str):
         if not name:
@@ -33,6 +42,7 @@ class Optimizer:
         self._slots: dict[str, dict[Node, Tensor]] = {}
         self._non_slots: dict[tuple, Tensor] = {}
         self._hyper_cache: dict[tuple, Tensor] = {}
+        self._rows: Tensor | None = None
 
     def get_name(self) -> str:
         return self._name
@@ -117,6 +127,25 @@ class Optimizer:
         """The assign ops applying a dense ``grad`` to ``var`` and its slots."""
         raise NotImplementedError(f"{type(self).__name__} must implement _apply_dense")
 
+    def _apply_sparse(self, grad: IndexedSlices, var: Tensor) -> list:
+        """The updates for a sparse ``grad``: the dense formula on the deduplicated touched rows
+        (``_sparse_rows``), else on the densified gradient."""
+        if not self._sparse_rows:
+            return self._apply_dense(convert_to_tensor(grad), var)
+        self._rows, rows = deduplicate(grad)
+        try:
+            return self._apply_dense(rows, var)
+        finally:
+            self._rows = None
+
+    def _read(self, t: Tensor) -> Tensor:
+        """``t`` (a variable or slot) as the update sees it: whole, or its touched rows."""
+        return t if self._rows is None else gather(t, self._rows)
+
+    def _write(self, t: Tensor, value: Tensor):
+        """Assign ``value`` to ``t``: whole, or to its touched rows."""
+        return assign(t, value) if self._rows is None else scatter_update(t, self._rows, value)
+
     def _finish(self, var_list: list) -> list:
         """Assign ops run once per step after the per-variable updates (none by default)."""
         return []
@@ -158,12 +187,14 @@ class Optimizer:
 
     # -- helpers -------------------------------------------------------------------------------
     def _apply_grad(self, grad, var) -> list:
-        if not isinstance(grad, Tensor):
+        if not isinstance(grad, (Tensor, IndexedSlices)):
             raise TypeError(f"{type(self).__name__}: gradient for {var.name!r} is a "
-                            f"{type(grad).__name__}; only dense tensors are supported")
+                            f"{type(grad).__name__}, not a tensor or IndexedSlices")
         if grad.dtype != var.dtype:
             raise TypeError(f"gradient for {var.name!r} has dtype {grad.dtype}, "
                             f"but the variable is {var.dtype}")
+        if isinstance(grad, IndexedSlices):
+            return self._apply_sparse(grad, var)
         return self._apply_dense(grad, var)
 
 
@@ -187,5 +218,7 @@ def _checked_pairs(grads_and_vars) -> list[tuple]:
         if var.node in seen:
             raise ValueError(f"apply_gradients: variable {var.name!r} appears twice")
         seen.add(var.node)
-        checked.append((None if grad is None else convert_to_tensor(grad), var))
+        if grad is not None and not isinstance(grad, IndexedSlices):
+            grad = convert_to_tensor(grad)
+        checked.append((grad, var))
     return checked

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..ops.elementwise import sqrt
-from ..ops.state import assign
 from .optimizer import Optimizer
 
 
@@ -12,6 +11,8 @@ class RMSPropOptimizer(Optimizer):
 
     Slots ``rms`` (starts at ONES, as in TF1), ``momentum`` and, when centered, ``mg``.
     """
+
+    _sparse_rows = True
 
     def __init__(self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10,
                  use_locking=False, centered=False, name="RMSProp"):
@@ -32,14 +33,17 @@ class RMSPropOptimizer(Optimizer):
     def _apply_dense(self, grad, var) -> list:
         lr, decay, momentum, epsilon = (self._hyper(h, var.dtype) for h in
                                         ("learning_rate", "decay", "momentum", "epsilon"))
-        ms, mom = self.get_slot(var, "rms"), self.get_slot(var, "momentum")
+        ms_slot, mom_slot = self.get_slot(var, "rms"), self.get_slot(var, "momentum")
+        ms = self._read(ms_slot)
         new_ms = ms + (grad * grad - ms) * (1 - decay)
-        updates = [assign(ms, new_ms)]
+        updates = [self._write(ms_slot, new_ms)]
         denominator = new_ms + epsilon
         if self._centered:
-            mg = self.get_slot(var, "mg")
+            mg_slot = self.get_slot(var, "mg")
+            mg = self._read(mg_slot)
             new_mg = mg + (grad - mg) * (1 - decay)
-            updates.append(assign(mg, new_mg))
+            updates.append(self._write(mg_slot, new_mg))
             denominator = new_ms - new_mg * new_mg + epsilon
-        new_mom = mom * momentum + lr * grad / sqrt(denominator)
-        return updates + [assign(mom, new_mom), assign(var, var - new_mom)]
+        new_mom = self._read(mom_slot) * momentum + lr * grad / sqrt(denominator)
+        return updates + [self._write(mom_slot, new_mom),
+                          self._write(var, self._read(var) - new_mom)]

@@ -19,7 +19,7 @@ from minigraph.errors import InvalidArgumentError
 from minigraph.ops.fused import SAMPLE_DAG
 from minigraph.ops.registry import REGISTRY, apply_op
 from minigraph.testing import assert_backends_agree
-from minigraph.testing.strategies import graphs, op_inputs
+from minigraph.testing.strategies import graphs, op_inputs, sampled_ops
 from minigraph.runtime import VariableStore
 
 from ..compiler.test_fusion_pass import FUSION, mixed_graphs
@@ -32,9 +32,7 @@ from minigraph.backends import numba_cpu  # noqa: E402
 from minigraph.compiler.pipeline import run_pipeline  # noqa: E402
 
 BOTH = ("numpy", "numba")
-RUNTIME_OPS = {"placeholder", "variable", "constant", "assign", "assign_add", "assign_sub",
-               "group", "custom_gradient"}
-OPS = sorted(name for name in REGISTRY if name not in RUNTIME_OPS)
+OPS = sampled_ops()
 
 
 def _gradients_defined(name: str) -> bool:

@@ -17,7 +17,7 @@ from minigraph.config import config
 from minigraph.graph import TensorType
 from minigraph.ops.registry import REGISTRY, apply_op
 from minigraph.runtime import VariableStore
-from minigraph.testing.strategies import op_inputs
+from minigraph.testing.strategies import op_inputs, sampled_ops
 
 from .util import assert_same_results, ops, optimised, program_of, run
 
@@ -69,9 +69,7 @@ def test_default_passes_keep_results_of_fuzzed_graphs(case):
     assert_same_results(fetches, fed, feeds)
 
 
-_EXCLUDED = {"placeholder", "variable", "constant", "assign", "assign_add", "assign_sub",
-             "group", "custom_gradient"}
-_DETERMINISTIC = sorted(n for n, d in REGISTRY.items() if n not in _EXCLUDED and not d.random)
+_DETERMINISTIC = [n for n in sampled_ops() if not REGISTRY[n].random]
 
 
 @pytest.mark.parametrize("name", _DETERMINISTIC)
