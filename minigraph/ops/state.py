@@ -103,11 +103,12 @@ def _scatter_ref(apply_rows):
 
 
 def _add_rows(storage, indices, updates):
-    np.add.at(storage, indices, updates)
+    # ufunc.at is given full-shape updates: NumPy 2.4 mishandles some lower-rank broadcasts
+    np.add.at(storage, indices, np.broadcast_to(updates, indices.shape + storage.shape[1:]))
 
 
 def _sub_rows(storage, indices, updates):
-    np.subtract.at(storage, indices, updates)
+    np.subtract.at(storage, indices, np.broadcast_to(updates, indices.shape + storage.shape[1:]))
 
 
 def _set_rows(storage, indices, updates):

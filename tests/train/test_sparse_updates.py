@@ -191,3 +191,12 @@ def test_unique_and_unsorted_segment_sum():
     np.testing.assert_array_equal(got_y, [4, 1, 7])
     np.testing.assert_array_equal(got_idx, [0, 1, 0, 2, 1])
     np.testing.assert_array_equal(got_sum, [2.0, 5.0, 3.0])
+
+
+def test_scatter_add_broadcasts_updates_over_rows_of_a_2d_index():
+    var = mg.Variable(np.zeros((3, 2)), name="v")
+    add = mg.scatter_add(var, [[0, 0], [2, 2]], np.array([1.0, 10.0]))
+    with mg.Session() as sess:
+        sess.run(mg.global_variables_initializer())
+        sess.run(add)
+        np.testing.assert_array_equal(sess.run(var), [[2.0, 20.0], [0.0, 0.0], [2.0, 20.0]])
