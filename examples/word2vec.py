@@ -1,8 +1,9 @@
 """word2vec skip-gram with NCE loss, as in Stanford's CS20SI course (TF1 feed-loop style).
 
-Embedding size 128, batch 128, 64 negatives drawn by the log-uniform sampler over a vocabulary
-sorted by frequency (id 0 is UNK, then the most frequent words), plain gradient descent. The
-embedding gradient is sparse (IndexedSlices), so each step updates only the rows it touched.
+Embedding size 128 (32 for the small planted corpus), batch 128, 64 negatives drawn by the
+log-uniform sampler over a vocabulary sorted by frequency (id 0 is UNK, then the most frequent
+words), plain gradient descent. The embedding gradient is sparse (IndexedSlices), so each step
+updates only the rows it touched.
 
 Corpus: any UTF-8 text given by --corpus (lower-cased, split into words). Without one, a
 generated corpus with planted structure: words belong to clusters and each sentence draws its
@@ -99,7 +100,8 @@ def main(argv=None):
     parser = make_parser(__doc__, "word2vec")
     parser.add_argument("--corpus", type=Path, help="UTF-8 text file (default: planted clusters)")
     parser.add_argument("--vocab-size", type=int, default=50000)
-    parser.add_argument("--embed", type=int, default=128, help="embedding size (128)")
+    parser.add_argument("--embed", type=int, default=None,
+                        help="embedding size (128; 32 for the 200-word planted corpus)")
     parser.add_argument("--batch", type=int, default=128, help="batch size (128)")
     parser.add_argument("--num-sampled", type=int, default=64, help="NCE negatives (64)")
     parser.add_argument("--window", type=int, default=1, help="skip window (1)")
@@ -126,7 +128,8 @@ def main(argv=None):
     print(f"corpus: {len(words)} words, vocabulary {len(vocab)}, {len(centers)} skip-gram pairs, "
           f"backend {backend_of(args)}", flush=True)
     num_sampled = min(args.num_sampled, len(vocab) - 1)
-    model = SkipGram(len(vocab), args.embed, num_sampled, args.lr, args.seed)
+    embed = args.embed or (32 if cluster_of else 128)
+    model = SkipGram(len(vocab), embed, num_sampled, args.lr, args.seed)
     if cluster_of:
         probe_ids = np.array([vocab.index(w) for w in vocab if w in cluster_of])
     else:

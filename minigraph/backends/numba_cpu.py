@@ -24,6 +24,7 @@ from ..ops.registry import get_op
 from . import register_backend
 from .executable import Executable
 from .kernel import WritingKernel
+from .loop import loop_kernels
 from .numba_kernels import HAND_KERNELS
 
 REFERENCE_KINDS = frozenset({"elementwise", "reduction", "movement", "nn", "random", "state",
@@ -70,7 +71,7 @@ def _matmul(node) -> WritingKernel:
     return WritingKernel(run)
 
 
-KERNELS: dict[str, Callable] = {"fused": _fused, "matmul": _matmul}
+KERNELS: dict[str, Callable] = {"fused": _fused, "matmul": _matmul, **loop_kernels("numba")}
 """Op name -> ``make(node)`` returning the node's kernel (see ``kernel.py``)."""
 
 

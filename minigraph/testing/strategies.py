@@ -60,13 +60,14 @@ def dtypes(floats_only=True):
 
 def sampled_ops() -> list[str]:
     """Every registered op that can be fuzzed alone from its sample rule: all but the leaves,
-    variable writes, ``group`` and ``custom_gradient``, which the runtime or a graph context
-    gives meaning (session, variable and autodiff tests cover them)."""
+    variable writes, control ops (``group``, ``scan`` and its gradient: their meaning is a
+    graph run by a backend) and ``custom_gradient``, which the runtime or a graph context gives
+    meaning (session, variable, scan and autodiff tests cover them)."""
     from ..ops.registry import REGISTRY
 
     return sorted(name for name, opdef in REGISTRY.items()
-                  if opdef.kind not in ("leaf", "state")
-                  and name not in ("group", "custom_gradient"))
+                  if opdef.kind not in ("leaf", "state", "control")
+                  and name != "custom_gradient")
 
 
 @st.composite

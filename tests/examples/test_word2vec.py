@@ -13,7 +13,7 @@ def test_help_names_the_course_settings():
 
 def test_quick_run_saves_embeddings_vocabulary_and_curve(tmp_path):
     require_examples_extra()
-    stdout, summary = run_demo("word2vec", tmp_path, "--quick", "--no-progress")
+    stdout, summary = run_demo("word2vec", tmp_path, "--quick", "--no-progress", "--embed", "128")
     summary_line(stdout, "word2vec")
     assert "words/s" in stdout
     vocab = (tmp_path / "vocab.txt").read_text().split()
