@@ -20,6 +20,7 @@ from .variables import (SharedVariable, Variable, global_variables,
                         trainable_variables, variables_initializer)
 
 from . import losses, nn, testing, train  # noqa: E402  (namespaces, after the op re-exports)
+from .nn.rnn import reverse_sequence  # noqa: E402  (tf.reverse_sequence)
 
 bool = dtypes.bool_  # noqa: A001  (mg.bool, as tf.bool)
 Operation = Node

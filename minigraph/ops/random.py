@@ -132,7 +132,7 @@ def _shape_operands(shape) -> tuple:
     return plain_hint(hint), ([] if vector is None else [vector])
 
 
-def _seed_attr(graph, op_seed):
+def seed_attr(graph, op_seed):
     """TF1's seed rule: ``(graph seed, op seed)``, or ``None`` for a nondeterministic op."""
     graph_seed = graph.seed
     if graph_seed is None and op_seed is None:
@@ -154,7 +154,7 @@ def _number(value, what):
 def _random_op(op, shape, dtype, seed, name, params):
     static, inputs = _shape_operands(shape)
     graph = inputs[0].graph if inputs else graph_mod.get_default_graph()
-    attrs = {"shape": static, "dtype": dtypes.as_dtype(dtype), "seed": _seed_attr(graph, seed),
+    attrs = {"shape": static, "dtype": dtypes.as_dtype(dtype), "seed": seed_attr(graph, seed),
              **params}
     return apply_op(op, inputs, attrs, name=name)
 

@@ -19,7 +19,7 @@ from ..graph import TensorType
 from ..tensor import convert_to_tensor
 from ._samples import rng_from
 from .elementwise import cast
-from .random import _seed_attr
+from .random import seed_attr
 from .registry import InferError, apply_op, defop
 
 FLT_MAX = float(np.finfo(np.float32).max)  # the weight TF gives an accidental hit is -FLT_MAX
@@ -263,7 +263,7 @@ def _sampler_attrs(num_true, num_sampled, unique, range_max):
 
 def _candidate_sampler(op, true_classes, attrs, seed, name) -> CandidateSamplerOutput:
     classes = _int64_classes(true_classes)
-    attrs = {**attrs, "seed": _seed_attr(classes.graph, seed)}
+    attrs = {**attrs, "seed": seed_attr(classes.graph, seed)}
     return CandidateSamplerOutput(*apply_op(op, [classes], attrs, name=name))
 
 
