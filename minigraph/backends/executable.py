@@ -16,7 +16,7 @@ import numpy as np
 
 from ..compiler.memory import plan_memory
 from ..compiler.pipeline import run_pipeline
-from ..compiler.shapes import concrete, propagate, specialise, value_types
+from ..compiler.shapes import bound_attrs, concrete, propagate, specialise, value_types
 from ..errors import InvalidArgumentError
 from ..feeds import c_contiguous
 from ..graph import TensorType, format_shape
@@ -85,19 +85,43 @@ def _callable(node, kernel, types):
         return partial(kernel, **attrs) if attrs else kernel
     shapes = tuple(types[v].shape for v in node.inputs)
     if not all(concrete(types[v]) for v in node.outputs):
-        return partial(_allocate_and_write, get_op(node.op).infer, kernel.fn, attrs)
+        return DynamicWriter(node, kernel)
     if kernel.prepare is not None and all(concrete(types[v]) for v in node.inputs):
         return kernel.prepare(shapes)
     return kernel.fn
 
 
-def _allocate_and_write(infer, fn, attrs, *arrays):
-    """Run a writing kernel whose output sizes are only known from the actual inputs."""
-    inferred = infer([TensorType(a.shape, a.dtype) for a in arrays], **attrs)
-    outputs = [np.empty(t.shape, t.dtype)
-               for t in ([inferred] if isinstance(inferred, TensorType) else inferred)]
-    fn(*(c_contiguous(a) for a in arrays), *outputs)
-    return outputs
+class DynamicWriter:
+    """A writing kernel whose output sizes are known only from the actual inputs (e.g. after a
+    ``unique``): for each distinct set of input shapes, the output types (inferred with attrs
+    bound to those shapes) and the kernel prepared for them -- as a static binding would
+    prepare it -- are worked out once."""
+
+    MAX_SHAPES = 256
+
+    def __init__(self, node, kernel: WritingKernel):
+        self.node, self.kernel, self.prepared = node, kernel, {}
+
+    def __call__(self, *arrays):
+        arrays = [c_contiguous(a) for a in arrays]
+        key = tuple([a.shape for a in arrays])
+        entry = self.prepared.get(key)
+        if entry is None:
+            if len(self.prepared) >= self.MAX_SHAPES:
+                self.prepared.clear()
+            entry = self.prepared[key] = self._prepare(arrays, key)
+        fn, outputs = entry
+        results = [np.empty(shape, dtype) for shape, dtype in outputs]
+        fn(*arrays, *results)
+        return results
+
+    def _prepare(self, arrays, shapes) -> tuple:
+        types = [TensorType(a.shape, a.dtype) for a in arrays]
+        inferred = get_op(self.node.op).infer(types, **bound_attrs(self.node, types))
+        outputs = [(t.shape, t.dtype) for t in
+                   ([inferred] if isinstance(inferred, TensorType) else inferred)]
+        prepare = self.kernel.prepare
+        return (prepare(shapes) if prepare is not None else self.kernel.fn), outputs
 
 
 def _failure(steps, input_names, position, err, store, frame):

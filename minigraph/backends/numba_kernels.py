@@ -173,6 +173,22 @@ def _scatter_add(node):
     return WritingKernel(run)
 
 
+def _segment_sum(node):
+    """``unsorted_segment_sum`` (deduplicating sparse gradients): the scatter-add kernel into
+    a fresh array; negative or out-of-range ids go to the reference, which reports them."""
+    if not _plain(node.inputs[0].type.dtype):
+        return _ref(node)
+    ref = _ref(node)
+
+    def run(data, segment_ids, num_segments):
+        out = np.empty((int(num_segments),) + data.shape[segment_ids.ndim:], data.dtype)
+        if (segment_ids.size and segment_ids.min() < 0) or \
+                indexing.scatter_add(data, segment_ids, 0, out) >= 0:
+            return ref(data, segment_ids, num_segments)
+        return out
+    return run
+
+
 def _one_hot(node):
     attrs = dict(node.attrs)
     if not _plain(attrs["dtype"]):
@@ -198,6 +214,7 @@ HAND_KERNELS: dict[str, Callable] = {
     "reduce_min": _reduction(lambda x, out: reduce.extreme_blocks(x, out, False)),
     "argmax": _arg_reduction(True),
     "argmin": _arg_reduction(False),
+    "unsorted_segment_sum": _segment_sum,
     "sum_to": _sum_to,
     "gather": _gather,
     "getitem_grad": _scatter_add,
