@@ -165,6 +165,7 @@ def main(argv=None):
                 logy=False, smoothing=0.98)
     fields = {"steps": steps, "final_loss": float(np.mean(tracker.losses[-100:])),
               "words_per_s": pairs_done / max(train_time, 1e-9), "step_ms": timing["step_ms"],
+              "time_s": timing["time_s"],
               "vocab": len(vocab), "backend": backend_of(args)}
     if cluster_of:
         similarity = sess.run(model.similarity, {model.probes: probe_ids})
