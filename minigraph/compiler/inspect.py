@@ -3,12 +3,16 @@
 ``to_networkx`` and ``to_dot`` show the user's graph (what ``fetches`` need), or a compiled
 ``Program`` when given one (``to_dot`` opens each fused node into a box of its members);
 ``debugprint`` lists the program the rewrite passes make of the fetches, one line per IR node,
-with the user site each node comes from. DOT is plain text (no graphviz dependency); render it
-with ``dot -Tsvg``.
+with the user site each node comes from. DOT is plain text (no graphviz dependency);
+``render_dot`` (or ``to_dot`` with a ``.png``/``.svg``/``.pdf`` path) draws it with Graphviz's
+``dot`` when that optional system package is installed.
 """
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import subprocess
 import sys
 
 import networkx as nx
@@ -80,22 +84,31 @@ def _add_data_edge(graph: nx.DiGraph, src, dst, index: int, position: int) -> No
 # -- DOT -----------------------------------------------------------------------------------------
 
 
-def to_dot(fetches, path=None, backend: str | None = None) -> str:
+def to_dot(fetches, path=None, backend: str | None = None,
+           collapse_scopes: bool | int = False) -> str:
     """DOT text for ``to_networkx(fetches)``: name scopes are nested cluster boxes, and each
     ``fused`` node of a program is a ``cluster_fused_N`` box of its member expressions.
 
     With ``backend``, draws the program that backend compiles from ``fetches`` (every needed
-    placeholder fed) instead of the user's graph. Writes the text to ``path`` when one is given.
+    placeholder fed) instead of the user's graph. ``collapse_scopes=True`` draws one box per
+    top-level name scope instead (``collapse_scopes=N``: per scope N levels deep), listing its
+    variables and op count, with the edges between boxes. Writes the text to ``path`` when one
+    is given, or renders it with Graphviz when ``path`` ends in ``.png``, ``.svg`` or ``.pdf``
+    (see ``render_dot``).
     """
     if backend is not None and not isinstance(fetches, Program):
         fetches = optimise(fetch_list(fetches), needed_placeholders(fetches), backend)[0]
-    drawing = _Drawing(to_networkx(fetches))
+    graph = to_networkx(fetches)
+    if collapse_scopes:
+        body = _collapsed_statements(graph, int(collapse_scopes))
+    else:
+        drawing = _Drawing(graph)
+        body = drawing.clusters.render(indent="  ") + [f"  {edge};" for edge in drawing.edges]
     lines = ["digraph minigraph {", "  node [shape=box, fontname=Helvetica];"]
-    lines += drawing.clusters.render(indent="  ")
-    lines += [f"  {edge};" for edge in drawing.edges]
-    lines.append("}")
-    text = "\n".join(lines) + "\n"
-    if path is not None:
+    text = "\n".join(lines + body + ["}"]) + "\n"
+    if path is not None and _render_format(path, None, strict=False):
+        render_dot(text, path)
+    elif path is not None:
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)
     return text
@@ -195,6 +208,103 @@ class _ClusterTree:
             lines += child.render(indent + "  ", counter)
             lines.append(indent + "}")
         return lines
+
+
+def _collapsed_statements(graph: nx.DiGraph, depth: int) -> list[str]:
+    """DOT statements drawing every name scope ``depth`` levels deep as one box (its variables
+    and op count in the label), the other nodes as usual, and the edges between them once.
+    A node named like a collapsed scope (the ``Adam`` op of the ``Adam/`` scope) joins its box."""
+    scopes = {n: "/".join(a["scope"].split("/")[:depth]) for n, a in graph.nodes(data=True)
+              if a["scope"]}
+    keys = set(scopes.values())
+    groups = {n: scopes.get(n) or (a["name"] if a["name"] in keys else n)
+              for n, a in graph.nodes(data=True)}
+    ids = {key: f"n{i}" for i, key in enumerate(dict.fromkeys(groups.values()))}
+    lines = []
+    for key, ident in ids.items():
+        if isinstance(key, str):
+            members = [n for n in graph if groups[n] == key]
+            lines.append(f'  {ident} [label="{_escape(_scope_label(key, members, graph))}", '
+                         'style="rounded,filled", fillcolor="#e8eef7"];')
+        else:
+            lines.append(f'  {ident} [label="{_escape(_label(graph.nodes[key]))}"];')
+    edges: dict[str, None] = {}
+    for src, dst, attrs in graph.edges(data=True):
+        a, b = ids[groups[src]], ids[groups[dst]]
+        if a != b:
+            edges[f"  {a} -> {b}" + (" [style=dashed]" if attrs.get("control") else "") + ";"] \
+                = None
+    return lines + list(edges)
+
+
+def _scope_label(scope: str, members: list, graph: nx.DiGraph) -> str:
+    """A collapsed scope's label: its name, its trainable variables with their shapes, how
+    many other variables (optimizer slots...) and how many ops it holds."""
+    variables = [n for n in members if n.op == "variable"]
+    shown = [f"{graph.nodes[v]['name'][len(scope) + 1:]} {format_shape(graph.nodes[v]['shape'])}"
+             for v in variables if _is_trainable(v)]
+    lines = [scope, *shown]
+    if len(variables) > len(shown):
+        lines.append(f"+{len(variables) - len(shown)} other variables")
+    return "\n".join(lines + [f"{len(members) - len(variables)} ops"])
+
+
+def _is_trainable(node) -> bool:
+    """Whether a user node (or the user node an IR node comes from) is a trainable variable."""
+    user = node.origin if isinstance(node, IRNode) else node
+    return user is not None and any(
+        v.node is user for v in user.graph.get_collection("trainable_variables"))
+
+
+# -- rendering with Graphviz ---------------------------------------------------------------------
+
+RENDER_FORMATS = ("png", "svg", "pdf")
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Rendering was asked for, but Graphviz's ``dot`` program is not on ``PATH``."""
+
+
+def render_dot(source, path, format: str | None = None, collapse_scopes: bool | int = False,
+               backend: str | None = None) -> str:
+    """Render a picture of a graph to ``path`` with Graphviz's ``dot`` and return the path.
+
+    ``source`` is DOT text (as ``to_dot`` returns) or anything ``to_dot`` draws (fetches or a
+    ``Program``; ``collapse_scopes`` and ``backend`` are passed on). ``format`` is ``png``,
+    ``svg`` or ``pdf`` (default: from ``path``'s suffix, else ``png``). Graphviz is an optional
+    system package (``apt-get install graphviz``, ``brew install graphviz``); without it this
+    raises ``GraphvizNotFoundError``.
+    """
+    fmt = _render_format(path, format, strict=True)
+    if not (isinstance(source, str) and source.lstrip().startswith(("digraph", "graph",
+                                                                     "strict"))):
+        source = to_dot(source, collapse_scopes=collapse_scopes, backend=backend)
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizNotFoundError(
+            "rendering a graph needs Graphviz's `dot` program, which is not on PATH: install "
+            "the system package `graphviz` (apt-get install graphviz, brew install graphviz or "
+            "conda install graphviz), or write DOT text with to_dot(fetches, 'graph.dot')")
+    done = subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=source.encode(),
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"Graphviz `dot -T{fmt}` failed for {str(path)!r}: "
+                           f"{done.stderr.decode(errors='replace').strip()}")
+    return str(path)
+
+
+def _render_format(path, format: str | None, strict: bool) -> str | None:
+    """The image format to render ``path`` in: ``format``, else ``path``'s suffix; ``None``
+    when not strict and the suffix names no image format (then DOT text is written)."""
+    if format is None:
+        suffix = os.path.splitext(str(path))[1].lstrip(".").lower()
+        if suffix not in RENDER_FORMATS:
+            return "png" if strict else None
+        format = suffix
+    if format not in RENDER_FORMATS:
+        raise ValueError(f"render_dot: format must be one of {', '.join(RENDER_FORMATS)}, "
+                         f"got {format!r}")
+    return format
 
 
 # -- listing -------------------------------------------------------------------------------------
