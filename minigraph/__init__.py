@@ -3,7 +3,7 @@ from . import dtypes, errors
 from .autodiff import custom_gradient, grad, gradients, stop_gradient
 from .clip import clip_by_global_norm, clip_by_norm, global_norm
 from .compiler.explain import ExplainReport, explain
-from .compiler.inspect import debugprint, to_dot, to_networkx
+from .compiler.inspect import GraphvizNotFoundError, debugprint, render_dot, to_dot, to_networkx
 from .config import config
 from .dtypes import as_dtype, float16, float32, float64, int8, int16, int32, int64, uint8
 from .function import function
@@ -19,7 +19,7 @@ from .variables import (SharedVariable, Variable, global_variables,
                         global_variables_initializer, initialize_all_variables, shared,
                         trainable_variables, variables_initializer)
 
-from . import losses, nn, testing, train  # noqa: E402  (namespaces, after the op re-exports)
+from . import backend, losses, nn, summary, testing, train  # noqa: E402  (namespaces)
 from .nn.rnn import reverse_sequence  # noqa: E402  (tf.reverse_sequence)
 
 bool = dtypes.bool_  # noqa: A001  (mg.bool, as tf.bool)

@@ -32,7 +32,12 @@ REFERENCE_KINDS = frozenset({"elementwise", "reduction", "movement", "nn", "rand
 """Op kinds whose every op runs its NumPy reference here (unfused elementwise ops included:
 NumPy's ufuncs are already vectorised loops)."""
 
-REFERENCE_OPS = frozenset({"reduction_count", "prod_grad", "custom_gradient"})
+REFERENCE_OPS = frozenset({"reduction_count", "prod_grad", "custom_gradient",
+                           # LAPACK through NumPy already; scans are NumPy's sequential loops
+                           "matrix_determinant", "matrix_inverse", "cumsum", "cumprod",
+                           # summaries serialize protobufs: host-side Python by nature
+                           "scalar_summary", "histogram_summary", "image_summary",
+                           "text_summary", "merge_summary"})
 """Ops of other kinds allowed to run their NumPy reference (kinds like ``linalg`` and ``other``
 are not allowed whole, so a new op there needs a kernel or an entry here)."""
 

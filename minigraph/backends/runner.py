@@ -83,11 +83,17 @@ def generate_runner(program, plan, types, calls, buffers) -> tuple[str, dict]:
         storage = f"store.read({src.bind('VAR', node.attrs['var'])})"
         args = [storage] + [snapshots.get(v, names[v]) for v in node.inputs]
         src.emit(f"{apply}({', '.join(args)})", 1)
-    outputs = ", ".join("None" if v is None else snapshots.get(v, names[v])
+    outputs = ", ".join("None" if v is None else _fetched(snapshots.get(v, names[v]), types[v])
                         for v in program.outputs)
     src.emit(f"return [{outputs}]", 1)
     src.namespace["INPUT_NAMES"] = input_names
     return "\n".join(src.lines) + "\n", src.namespace
+
+
+def _fetched(name: str, t: TensorType) -> str:
+    """How a fetched value is returned: a 0-d object tensor (a summary's serialized bytes) as
+    its item, so callers get ``bytes`` as from TF."""
+    return f"{name}[()]" if t.dtype == object and t.shape == () else name
 
 
 def _emit_step(src: _Source, position: int, node, plan, types, call, names) -> None:

@@ -62,12 +62,13 @@ def sampled_ops() -> list[str]:
     """Every registered op that can be fuzzed alone from its sample rule: all but the leaves,
     variable writes, control ops (``group``, ``scan`` and its gradient: their meaning is a
     graph run by a backend) and ``custom_gradient``, which the runtime or a graph context gives
-    meaning (session, variable, scan and autodiff tests cover them)."""
+    meaning (session, variable, scan and autodiff tests cover them), and ops whose
+    ``extra["no_sample_reason"]`` says why no sample can feed them alone."""
     from ..ops.registry import REGISTRY
 
     return sorted(name for name, opdef in REGISTRY.items()
                   if opdef.kind not in ("leaf", "state", "control")
-                  and name != "custom_gradient")
+                  and name != "custom_gradient" and not opdef.extra.get("no_sample_reason"))
 
 
 @st.composite
