@@ -59,7 +59,9 @@ def _nodes_between(ys, xs, blocked):
     on_path: dict[Node, bool] = {}
     order = [n for n in ancestors(y.node for y in ys) if n not in blocked]
     for node in order:
-        on_path[node] = node in targets or any(on_path.get(t.node, False) for t in node.inputs)
+        # a blocked target is skipped as a node but still receives its own gradient (TF)
+        on_path[node] = node in targets or any(on_path.get(t.node, t.node in targets)
+                                               for t in node.inputs)
     return [n for n in reversed(order) if on_path[n]]
 
 

@@ -22,13 +22,23 @@ bool_ = np.dtype("bool")
 _KIND_RANK = {"b": 0, "u": 1, "i": 2, "f": 3}
 
 
+_TF_NAMES = {"float": float32, "double": float64, "half": float16, float: float32}
+"""Names whose TF meaning differs from NumPy's (``tf.placeholder("float")`` is float32)."""
+
+
 def as_dtype(value) -> np.dtype:
-    """Normalise a minigraph/NumPy dtype, type or name to a NumPy dtype."""
+    """Normalise a minigraph/NumPy dtype, type or name to a NumPy dtype (TF's ``'float'`` and
+    Python ``float`` mean float32, as in TF)."""
     if value is None:
         raise TypeError("dtype must not be None")
-    if value == "floatX":
+    if isinstance(value, str) and value == "floatX":
         return np.dtype(config.floatX)
-    dtype = np.dtype(value)
+    if isinstance(value, (str, type)) and value in _TF_NAMES:
+        return _TF_NAMES[value]
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"cannot interpret {value!r} as a dtype") from None
     if dtype.kind not in _KIND_RANK:
         raise TypeError(f"unsupported dtype {dtype} (minigraph supports bool, ints and floats)")
     return dtype

@@ -59,9 +59,10 @@ class Node:
     """One operation in the graph. Immutable once built; ``outputs`` are its ``Tensor`` handles."""
 
     __slots__ = ("graph", "id", "op", "inputs", "attrs", "out_types", "name", "site",
-                 "outputs", "control_inputs", "__weakref__")
+                 "outputs", "control_inputs", "device", "__weakref__")
 
-    def __init__(self, graph, node_id, op, inputs, attrs, out_types, name, site, control_inputs):
+    def __init__(self, graph, node_id, op, inputs, attrs, out_types, name, site, control_inputs,
+                 device=""):
         from .tensor import Tensor
 
         setter = object.__setattr__
@@ -74,6 +75,7 @@ class Node:
         setter(self, "name", name)
         setter(self, "site", site)
         setter(self, "control_inputs", tuple(control_inputs))
+        setter(self, "device", device)  # a placement hint (``mg.device``), '' when none
         setter(self, "outputs", tuple(Tensor(self, i) for i in range(len(out_types))))
 
     def __setattr__(self, key, value):
@@ -112,6 +114,7 @@ class Graph:
         self._scope = ""
         self._by_name: dict[str, Node] = {}
         self._control_stack: list[tuple] = []
+        self.current_device = ""
         self._lock = threading.Lock()
 
     # -- node creation -------------------------------------------------------------------
@@ -123,7 +126,7 @@ class Graph:
             full = self.unique_name(self._scope + base)
             control = tuple(n for deps in self._control_stack for n in deps) + tuple(control_inputs)
             node = Node(self, len(self.nodes), op, inputs, attrs, out_types, full,
-                        site or user_site(), control)
+                        site or user_site(), control, self.current_device)
             self.nodes.append(node)
             self._by_name[full] = node
             return node
@@ -176,6 +179,10 @@ class Graph:
         finally:
             self._scope = saved
 
+    def get_name_scope(self) -> str:
+        """The current name scope without its trailing slash (``''`` at the root)."""
+        return self._scope[:-1]
+
     @contextlib.contextmanager
     def control_dependencies(self, deps):
         """Nodes built inside run only after ``deps`` (``None`` clears the outer ones)."""
@@ -190,6 +197,18 @@ class Graph:
             yield
         finally:
             self._control_stack = saved
+
+    @contextlib.contextmanager
+    def device(self, spec):
+        """Nodes built inside record ``spec`` as their device (``None`` clears it)."""
+        from .device import merge_device
+
+        saved = self.current_device
+        self.current_device = merge_device(saved, spec)
+        try:
+            yield
+        finally:
+            self.current_device = saved
 
     def add_to_collection(self, key, value):
         self.collections.setdefault(key, []).append(value)
@@ -208,6 +227,13 @@ class Graph:
             yield self
         finally:
             _graph_stack.remove(self)
+
+    def as_graph_def(self, from_version=None, add_shapes=False) -> dict:
+        """This graph as a versioned JSON-able graph_def (format: ``minigraph.graph_io``; TF's
+        arguments are accepted and ignored)."""
+        from .graph_io import as_graph_def
+
+        return as_graph_def(self)
 
     def finalize(self):
         """Accepted for TF compatibility; graphs stay append-only anyway."""

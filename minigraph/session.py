@@ -40,7 +40,9 @@ class Session:
         from .backends import default_backend
 
         self.graph = graph or get_default_graph()
-        self.backend = backend or default_backend()
+        from .device import preferred_backend
+
+        self.backend = backend or preferred_backend(self.graph) or default_backend()
         self.store = VariableStore()
         self._plans: dict = {}
         self._fetch_cache: dict = {}

@@ -1,4 +1,5 @@
-"""The loop kernels of ``scan`` and ``scan_grad``, shared by every backend.
+"""The kernels of ``scan``, ``cond``, ``while_loop`` and their gradients, shared by every
+backend.
 
 A loop body (``ops/_loop_body.py``) is compiled by the backend that runs the loop -- its own
 rewrite passes, kernels, memory plan and generated runner, as for any program -- once per body
@@ -39,9 +40,13 @@ def compiled_body(body, backend: str):
 
 
 def loop_kernels(backend: str) -> dict:
-    """``op -> make(node)`` for the loop ops, their bodies compiled with ``backend``."""
+    """``op -> make(node)`` for the loop and branch ops, their bodies compiled with
+    ``backend`` (``case_index``, which picks a ``case`` branch, runs its NumPy reference)."""
+    from .control_flow import control_flow_kernels
+
     return {"scan": lambda node: _scan_kernel(node, backend),
-            "scan_grad": lambda node: _grad_kernel(node, backend)}
+            "scan_grad": lambda node: _grad_kernel(node, backend),
+            **control_flow_kernels(backend)}
 
 
 def _scan_kernel(node, backend: str):
@@ -78,7 +83,7 @@ def _run_scan(executable, body, arrays, go_backwards, n_steps, store, where) -> 
     sinks: list = [states.get(k) for k in range(len(body.fetches))]
     for t in range(n):
         feeds = [a[t + off, ...] for a, off in sources]  # ``...``: a 0-d step stays an array
-        results = _step(executable, feeds + captured, store, where, t)
+        results = step(executable, feeds + captured, store, f"{where}, step {t}")
         if t == 0:
             sinks = [s if s is not None else (np.empty((n,) + r.shape, r.dtype), 0)
                      for s, r in zip(sinks, results)]
@@ -101,13 +106,13 @@ def _count_steps(seqs, seq_taps, limit, where) -> int:
     counts = [len(s) - (taps[-1] - taps[0]) for s, taps in zip(seqs, seq_taps)]
     if limit is not None:
         if limit < 0:
-            raise _error(where, f"n_steps must be non-negative, got {limit}")
+            raise error(where, f"n_steps must be non-negative, got {limit}")
         counts.append(limit)
     n = min(counts)
     if n < 0:
         j = counts.index(n)
-        raise _error(where, f"sequence {j} has {len(seqs[j])} entries, fewer than its taps "
-                            f"{list(seq_taps[j])} span")
+        raise error(where, f"sequence {j} has {len(seqs[j])} entries, fewer than its taps "
+                           f"{list(seq_taps[j])} span")
     return n
 
 
@@ -116,8 +121,8 @@ def _state_buffer(init, taps, flat, n, where, i) -> tuple:
     block = np.asarray(init)[None] if flat else np.asarray(init)
     lags = -taps[0]
     if block.shape[0] != lags:
-        raise _error(where, f"the initial value of output {i} (taps {list(taps)}) needs a "
-                            f"leading dimension of {lags}, got shape {format_shape(block.shape)}")
+        raise error(where, f"the initial value of output {i} (taps {list(taps)}) needs a "
+                           f"leading dimension of {lags}, got shape {format_shape(block.shape)}")
     buffer = np.empty((lags + n,) + block.shape[1:], block.dtype)
     buffer[:lags] = block
     return buffer, lags
@@ -131,11 +136,12 @@ def _sources(body, seqs, states) -> list:
     return sources
 
 
-def _step(executable, feeds, store, where, t) -> list:
+def step(executable, feeds, store, where: str) -> list:
+    """One call of a bound body; errors from inside name ``where`` (node and step)."""
     try:
         return executable.run(feeds, store)
     except Exception as err:
-        raise _step_error(where, t, err) from err
+        raise _step_error(where, err) from err
 
 
 def _empty_sinks(executable, sources, captured, sinks) -> list:
@@ -176,7 +182,7 @@ def _run_grad(executable, grad, arrays, go_backwards, truncate, store, where) ->
     first = n - (n if truncate <= 0 else min(n, truncate))
     for t in range(n - 1, first - 1, -1):
         feeds = [a[t + off, ...] for a, off in sources] + _cotangents(grad, adjoints, dys, t)
-        results = _step(executable, feeds + captured, store, where, t)
+        results = step(executable, feeds + captured, store, f"{where}, step {t}")
         for adjoint in adjoints.values():
             adjoint[1:] = adjoint[:-1].copy()
             adjoint[0] = 0
@@ -249,7 +255,7 @@ def _gradients(grad, sums, adjoints, inits, complete, go_backwards) -> tuple:
 # -- errors -----------------------------------------------------------------------------------
 
 
-def _error(where: str, message: str) -> InvalidArgumentError:
+def error(where: str, message: str) -> InvalidArgumentError:
     err = InvalidArgumentError(f"{where}: {message}")
     err._mg_wrapped = True
     return err
@@ -257,19 +263,19 @@ def _error(where: str, message: str) -> InvalidArgumentError:
 
 def _shape_error(where, t, k, got, want, recurrent) -> InvalidArgumentError:
     what = "its state" if recurrent else "step 0 gave"
-    return _error(where, f"step {t}: output {k} has shape {format_shape(got)}, but {what} "
-                         f"has shape {format_shape(want)}")
+    return error(where, f"step {t}: output {k} has shape {format_shape(got)}, but {what} "
+                        f"has shape {format_shape(want)}")
 
 
-def _step_error(where: str, t: int, err: Exception) -> Exception:
-    """``err`` from inside the body, re-raised naming the scan node and the step."""
+def _step_error(where: str, err: Exception) -> Exception:
+    """``err`` from inside the body, re-raised naming the node and the step."""
     if isinstance(err, MinigraphError):
         cls = type(err)
     else:
         cls = InvalidArgumentError if isinstance(err, WRAPPED) else RuntimeError
     try:
-        wrapped = cls(f"{where}, step {t}: {err}")
+        wrapped = cls(f"{where}: {err}")
     except TypeError:
-        wrapped = RuntimeError(f"{where}, step {t}: {err}")
+        wrapped = RuntimeError(f"{where}: {err}")
     wrapped._mg_wrapped = True
     return wrapped

@@ -12,8 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from kernels.numba import indexing, nn, reduce
+from kernels.numba import conv, indexing, nn, reduce
 
+from ..ops._conv_ref import check_depth, spatial_geometry
 from ..ops.registry import get_op
 from .kernel import WritingKernel
 
@@ -200,6 +201,51 @@ def _one_hot(node):
     return WritingKernel(run)
 
 
+# -- convolution and pooling ---------------------------------------------------------------------
+
+
+def _conv_geometry(x_shape, w_shape, attrs) -> tuple:
+    """``kernels.numba.conv``'s conv geometry tuple; run-time shape errors raise here."""
+    check_depth(x_shape, w_shape)
+    (oh, top, _), (ow, left, _) = spatial_geometry(x_shape, w_shape[:2], attrs["strides"],
+                                                   attrs["dilations"], attrs["padding"])
+    return (*w_shape[:2], *attrs["strides"], *attrs["dilations"], top, left, oh, ow)
+
+
+def _conv(compute):
+    """``make`` for conv2d (``x, w``) or a backprop (``x, w, dy``): ``compute(x, w, dy, geo,
+    out)`` (``dy`` None for the forward) on float inputs."""
+    def make(node):
+        if node.inputs[0].type.dtype not in _FLOATS:
+            return _ref(node)
+        attrs = dict(node.attrs)
+
+        def run(x, w, *rest):
+            dy, out = rest if len(rest) == 2 else (None, rest[0])
+            compute(x, w, dy, _conv_geometry(x.shape, w.shape, attrs), out)
+        return WritingKernel(run)
+    return make
+
+
+def _pool_geometry(x_shape, attrs) -> tuple:
+    (oh, top, _), (ow, left, _) = spatial_geometry(x_shape, attrs["ksize"], attrs["strides"],
+                                                   (1, 1), attrs["padding"])
+    return (*attrs["ksize"], *attrs["strides"], top, left, oh, ow)
+
+
+def _pool(kernel):
+    """``make`` for a pooling op: ``kernel(*inputs, geometry, out)`` on float inputs."""
+    def make(node):
+        if node.inputs[0].type.dtype not in _FLOATS:
+            return _ref(node)
+        attrs = dict(node.attrs)
+
+        def run(*arrays):
+            kernel(*arrays[:-1], _pool_geometry(arrays[0].shape, attrs), arrays[-1])
+        return WritingKernel(run)
+    return make
+
+
 HAND_KERNELS: dict[str, Callable] = {
     "softmax": _softmax(nn.softmax),
     "log_softmax": _softmax(nn.log_softmax),
@@ -219,4 +265,14 @@ HAND_KERNELS: dict[str, Callable] = {
     "gather": _gather,
     "getitem_grad": _scatter_add,
     "one_hot": _one_hot,
+    "conv2d": _conv(lambda x, w, dy, geo, out: conv.conv2d_forward(x, w, geo, out)),
+    "conv2d_backprop_input": _conv(
+        lambda x, w, dy, geo, out: conv.conv2d_backprop_input(w, dy, geo, out)),
+    "conv2d_backprop_filter": _conv(
+        lambda x, w, dy, geo, out: conv.conv2d_backprop_filter(x, dy, geo, out)),
+    "max_pool": _pool(conv.max_pool),
+    "max_pool_grad": _pool(conv.max_pool_grad),
+    "max_pool_grad_grad": _pool(conv.max_pool_grad_grad),
+    "avg_pool": _pool(conv.avg_pool),
+    "avg_pool_grad": _pool(lambda x, dy, geo, out: conv.avg_pool_grad(dy, geo, out)),
 }

@@ -43,10 +43,12 @@ def _initial_state(cell, initial_state, dtype, batch_size):
 
 
 def _sequence_length(sequence_length, batch_size) -> Tensor:
-    """``sequence_length`` as an int64 vector, its static length checked against the batch."""
+    """``sequence_length`` as an int64 vector, its static length checked against the batch
+    (float lengths are cast, as TF1 casts them to int32)."""
     lengths = convert_to_tensor(sequence_length)
-    if not dtypes.is_integer(lengths.dtype) or lengths.ndim not in (1, None):
-        raise ValueError(f"sequence_length must be an integer vector of size [batch_size], got "
+    if lengths.dtype.kind not in "iuf" or lengths.ndim not in (1, None):
+        raise ValueError(f"sequence_length must be an integer vector of size [batch_size] (floats "
+                         f"are cast, as TF1 does), got "
                          f"{lengths.get_shape()} {lengths.dtype}")
     static = lengths.type.shape
     if isinstance(batch_size, int) and static is not None and static[0] not in (None, batch_size):

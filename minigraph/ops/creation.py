@@ -1,15 +1,19 @@
-"""Ops that make or replicate values: fill (zeros, ones), range, broadcast_to and tile."""
+"""Ops that make or replicate values: fill (zeros, ones), range, linspace, broadcast_to, tile."""
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
 from .. import dtypes
+from ..errors import InvalidArgumentError
 from ..graph import TensorType, format_shape
-from ..tensor import Tensor, convert_to_tensor
+from ..tensor import Tensor, convert_operands, convert_to_tensor
 from . import _shape_samples as samples
-from ._operands import check_dims, dims_attr, fmt_dims, plain_hint, runtime_dims, shape_operand
+from ._infer import broadcast_shapes
+from ._operands import (check_dims, dims_attr, fmt_dims, normalize_axis, plain_hint,
+                        runtime_dims, scalar_hint, shape_operand)
 from .autodiff_ops import sum_to
 from .elementwise import cast, ones_like_value, zeros_like_value
 from .registry import InferError, apply_op, defop
@@ -123,6 +127,68 @@ def _range_ref(*values, bounds, dtype):
 defop("range", _infer_range, _range_ref, kind="movement", differentiable=False,
       sample=samples.range_inputs())
 
+
+def _infer_linspace(types, num, axis):
+    start, stop = types[:2]
+    if start.dtype.kind != "f" or stop.dtype != start.dtype:
+        raise InferError(f"start and stop must be floats of one dtype, got {start.dtype} and "
+                         f"{stop.dtype}")
+    if len(types) == 3 and (not dtypes.is_integer(types[2].dtype)
+                            or types[2].shape not in (None, ())):
+        raise InferError(f"num must be an int scalar, got {types[2].describe()}")
+    if num is not None and num < 0:
+        raise InferError(f"num must be non-negative, got {num}")
+    shape = broadcast_shapes(start.shape, stop.shape)
+    if shape is None:
+        return TensorType(None, start.dtype)
+    axis = normalize_axis(axis, len(shape), extra=1)
+    return TensorType(shape[:axis] + (num,) + shape[axis:], start.dtype)
+
+
+def _linspace_ref(start, stop, *num_value, num, axis):
+    """TF's values: ``start + i * (stop - start) / (num - 1)``, with both ends exact."""
+    n = int(num_value[0]) if num_value else num
+    if n < 0:
+        raise InvalidArgumentError(f"linspace: num must be non-negative, got {n}")
+    start, stop = np.broadcast_arrays(start, stop)
+    delta = (stop - start) / start.dtype.type(max(n - 1, 1))
+    steps = np.arange(n, dtype=start.dtype).reshape((n,) + (1,) * start.ndim)
+    out = start + delta * steps
+    if n:
+        out[0] = start
+    if n > 1:
+        out[-1] = stop
+    return np.ascontiguousarray(np.moveaxis(out, 0, axis))
+
+
+def _linspace_vjp(node, dys):
+    """Each value weighs ``stop`` by its fraction ``t`` of the way and ``start`` by ``1 - t``."""
+    from .reduce import reduce_sum
+
+    start, stop = node.inputs[:2]
+    t = apply_op("linspace", [zeros_like_value(start), ones_like_value(stop), *node.inputs[2:]],
+                 node.attrs)
+    axis = node.attrs["axis"]
+    d_stop = reduce_sum(dys[0] * t, axis)
+    d_start = reduce_sum(dys[0], axis) - d_stop
+    return [sum_to(d_start, start), sum_to(d_stop, stop)] + [None] * (len(node.inputs) - 2)
+
+
+def _linspace_sample(draw):
+    from hypothesis import strategies as st
+
+    from ._samples import nary
+
+    (start, stop), _ = nary(2)(draw)
+    num, rank = draw(st.integers(0, 4)), np.broadcast(start, stop).ndim
+    axis = draw(st.integers(-rank - 1, rank))
+    return [start, stop], {"num": num, "axis": axis % (rank + 1)}
+
+
+defop("linspace", _infer_linspace, _linspace_ref, vjp=_linspace_vjp, kind="movement",
+      sample=_linspace_sample, grad_inputs=(0, 1),
+      doc="num evenly spaced values from start to stop (both included) along a new axis")
+
 # -- public functions ------------------------------------------------------------------------------
 
 
@@ -178,6 +244,40 @@ def range(start, limit=None, delta=1, dtype=None, name=None) -> Tensor:
 arange = range
 
 
+def linspace(start, stop, num, name=None, axis=0) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` inclusive, along a new ``axis``.
+
+    ``start`` and ``stop`` broadcast together; integer ones give float64 values (as TF).
+    ``num`` is an int or an int scalar tensor.
+    """
+    start, stop = convert_operands(start, stop)
+    if start.dtype.kind != "f":
+        start, stop = cast(start, dtypes.float64), cast(stop, dtypes.float64)
+    inputs = [start, stop]
+    if isinstance(num, Tensor):
+        hint = scalar_hint(num) if dtypes.is_integer(num.dtype) else None
+        if not isinstance(hint, int):
+            inputs.append(num)
+            hint = None
+        num = hint
+    else:
+        num = operator.index(num)
+    attrs = {"num": num, "axis": _linspace_axis(axis, start, stop)}
+    return apply_op("linspace", inputs, attrs, name=name)
+
+
+def _linspace_axis(axis, start: Tensor, stop: Tensor):
+    """``axis`` made non-negative when the result's rank is known (bad ones reach ``infer``)."""
+    axis = operator.index(axis)
+    if start.type.shape is None or stop.type.shape is None:
+        return axis
+    rank = max(len(start.type.shape), len(stop.type.shape)) + 1
+    return axis % rank if -rank <= axis < rank else axis
+
+
+lin_space = linspace
+
+
 def broadcast_to(input, shape, name=None) -> Tensor:
     """``input`` broadcast (NumPy rules) to ``shape``, which may contain int scalar tensors."""
     x = convert_to_tensor(input)
@@ -195,4 +295,4 @@ def tile(input, multiples, name=None) -> Tensor:
 
 
 __all__ = ["fill", "zeros", "ones", "zeros_like", "ones_like", "range", "arange",
-           "broadcast_to", "tile"]
+           "broadcast_to", "tile", "linspace", "lin_space"]

@@ -1,4 +1,5 @@
-"""Linear algebra: batched ``matmul`` (the primitive, BLAS-backed), ``tensordot`` and ``dot``.
+"""Linear algebra: batched ``matmul`` (the primitive, BLAS-backed), ``tensordot`` and ``dot``;
+determinant and inverse of batched square matrices; diagonals (``diag``, ``matrix_diag``...).
 
 ``matmul`` follows TF1: operands of rank >= 2 and equal dtype, batch dims broadcast as in NumPy.
 ``tensordot`` (TF semantics) and ``dot`` (Theano's, also ``@``; NumPy's rules for 1-D/2-D and
@@ -11,11 +12,12 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..errors import InvalidArgumentError
 from ..graph import TensorType, format_shape
-from ..tensor import Tensor, convert_operands
+from ..tensor import Tensor, convert_operands, convert_to_tensor
 from . import _samples
 from ._infer import broadcast_shapes
-from .elementwise import multiply
+from .elementwise import multiply, zeros_like_value
 from .registry import InferError, apply_op, defop
 
 # -- matmul -------------------------------------------------------------------------------------
@@ -225,4 +227,231 @@ def _tensordot(a, b, axes):
     return _shape_ops().reshape(product, dims_a + dims_b)
 
 
-__all__ = ["dot", "matmul", "tensordot"]
+# -- determinant and inverse -------------------------------------------------------------------
+
+
+def _infer_square(types, **_):
+    (t,) = types
+    if t.dtype.kind != "f":
+        raise InferError(f"input must be a float tensor, got {t.dtype}")
+    if t.shape is not None:
+        if len(t.shape) < 2:
+            raise InferError(f"input must have rank >= 2, got shape {format_shape(t.shape)}")
+        if None not in t.shape[-2:] and t.shape[-1] != t.shape[-2]:
+            raise InferError(f"input must be square matrices, got shape {format_shape(t.shape)}")
+    return t
+
+
+def _infer_det(types):
+    t = _infer_square(types)
+    return TensorType(None if t.shape is None else t.shape[:-2], t.dtype)
+
+
+def _inverse_ref(x, adjoint):
+    try:
+        inverse = np.linalg.inv(x)
+    except np.linalg.LinAlgError:
+        raise InvalidArgumentError("matrix_inverse: input is not invertible") from None
+    return np.ascontiguousarray(np.swapaxes(inverse, -1, -2) if adjoint else inverse)
+
+
+def _det_vjp(node, dys):
+    """``d det(A) = det(A) * inv(A)^T``."""
+    shape = _shape_ops()
+    scale = shape.expand_dims(shape.expand_dims(dys[0] * node.outputs[0], -1), -1)
+    return [scale * matrix_inverse(node.inputs[0], adjoint=True)]
+
+
+def _inverse_vjp(node, dys):
+    """``-Y^T dY Y^T`` for ``Y = inv(A)`` (with the transposes swapped for ``adjoint``)."""
+    y, adjoint = node.outputs[0], node.attrs["adjoint"]
+    inner = matmul(dys[0], y, adjoint_a=adjoint, adjoint_b=not adjoint)
+    return [-matmul(y, inner, adjoint_a=not adjoint)]
+
+
+def _square_sample(with_adjoint):
+    """Batches of well-conditioned square matrices: noise plus a (signed) shifted identity."""
+    def sample(draw):
+        from hypothesis import strategies as st
+
+        batch = draw(_samples._strategies().shapes(max_dims=2, max_side=3))
+        n = draw(st.integers(0, 4))
+        rng = _samples.rng_from(draw)
+        shift = (n + 1) * rng.choice([-1.0, 1.0], size=batch + (1, 1))
+        x = rng.uniform(-1, 1, size=batch + (n, n)) + shift * np.eye(n)
+        return [x], ({"adjoint": draw(st.booleans())} if with_adjoint else {})
+    return sample
+
+
+defop("matrix_determinant", _infer_det,
+      lambda x: np.asarray(np.linalg.det(x), dtype=x.dtype), vjp=_det_vjp, kind="linalg",
+      sample=_square_sample(False), doc="determinants of a batch of square matrices")
+defop("matrix_inverse", _infer_square, _inverse_ref, vjp=_inverse_vjp, kind="linalg",
+      sample=_square_sample(True),
+      doc="inverses (or inverses of the transposes, with adjoint) of square matrices")
+
+# -- diagonals -----------------------------------------------------------------------------------
+
+
+def _infer_diag(types):
+    (t,) = types
+    if t.shape is not None and not t.shape:
+        raise InferError("diagonal must have rank >= 1, got a scalar")
+    return TensorType(None if t.shape is None else t.shape * 2, t.dtype)
+
+
+def _diag_ref(d):
+    n = d.size
+    out = np.zeros((n, n), d.dtype)
+    out[np.arange(n), np.arange(n)] = d.ravel()
+    return out.reshape(d.shape * 2)
+
+
+def _infer_diag_part(types):
+    (t,) = types
+    if t.shape is None:
+        return t
+    half = len(t.shape) // 2
+    if not t.shape or len(t.shape) % 2:
+        raise InferError(f"input must have an even, nonzero rank, got shape "
+                         f"{format_shape(t.shape)}")
+    lead, tail = t.shape[:half], t.shape[half:]
+    if any(a is not None and b is not None and a != b for a, b in zip(lead, tail)):
+        raise InferError(f"input must have shape [D1..Dk, D1..Dk], got {format_shape(t.shape)}")
+    return TensorType(tuple(a if a is not None else b for a, b in zip(lead, tail)), t.dtype)
+
+
+def _diag_part_ref(x):
+    half = x.ndim // 2
+    if x.shape[:half] != x.shape[half:]:
+        raise InvalidArgumentError(f"diag_part: input must have shape [D1..Dk, D1..Dk], got "
+                                   f"{format_shape(x.shape)}")
+    n = math.prod(x.shape[:half])
+    return np.diagonal(x.reshape(n, n)).reshape(x.shape[:half]).copy()
+
+
+def _infer_matrix_diag(types):
+    (t,) = types
+    if t.shape is not None and not t.shape:
+        raise InferError("diagonal must have rank >= 1, got a scalar")
+    return TensorType(None if t.shape is None else t.shape + t.shape[-1:], t.dtype)
+
+
+def _matrix_diag_ref(d):
+    n = d.shape[-1]
+    out = np.zeros(d.shape + (n,), d.dtype)
+    out[..., np.arange(n), np.arange(n)] = d
+    return out
+
+
+def _diag_length(shape):
+    rows, cols = shape[-2:]
+    return None if rows is None or cols is None else min(rows, cols)
+
+
+def _infer_matrix_diag_part(types):
+    (t,) = types
+    if t.shape is None:
+        return t
+    if len(t.shape) < 2:
+        raise InferError(f"input must have rank >= 2, got shape {format_shape(t.shape)}")
+    return TensorType(t.shape[:-2] + (_diag_length(t.shape),), t.dtype)
+
+
+def _infer_matrix_set_diag(types):
+    x, d = types
+    if x.dtype != d.dtype:
+        raise InferError(f"input ({x.dtype}) and diagonal ({d.dtype}) must have the same dtype")
+    want = _infer_matrix_diag_part([x]).shape
+    if want is not None and d.shape is not None and (len(want) != len(d.shape) or any(
+            a is not None and b is not None and a != b for a, b in zip(want, d.shape))):
+        raise InferError(f"diagonal must have shape {format_shape(want)} for input of shape "
+                         f"{format_shape(x.shape)}, got {format_shape(d.shape)}")
+    return x
+
+
+def _matrix_set_diag_ref(x, d):
+    n = min(x.shape[-2:])
+    if d.shape != x.shape[:-2] + (n,):
+        raise InvalidArgumentError(f"matrix_set_diag: diagonal of shape {format_shape(d.shape)} "
+                                   f"does not fit input of shape {format_shape(x.shape)}")
+    out = x.copy()
+    out[..., np.arange(n), np.arange(n)] = d
+    return out
+
+
+def _diag_sample(square_input, min_dims=1, max_dims=2):
+    """Any values; with ``square_input`` the shape is a ``[D.., D..]`` pair of one drawn shape."""
+    def sample(draw):
+        shape = draw(_samples._strategies().shapes(min_dims=min_dims, max_dims=max_dims,
+                                                   max_side=3))
+        shape = shape * 2 if square_input else shape
+        return [_samples.sample_values(_samples.rng_from(draw), shape)], {}
+    return sample
+
+
+def _set_diag_sample(draw):
+    (x,), _ = _diag_sample(False, 2, 3)(draw)
+    diagonal = _samples.sample_values(_samples.rng_from(draw), x.shape[:-2] + (min(x.shape[-2:]),))
+    return [x, diagonal], {}
+
+
+defop("diag", _infer_diag, _diag_ref, vjp=lambda n, d: [diag_part(d[0])], kind="movement",
+      sample=_diag_sample(False), doc="a [D.., D..] tensor holding the input on its diagonal")
+defop("diag_part", _infer_diag_part, _diag_part_ref, vjp=lambda n, d: [diag(d[0])],
+      kind="movement", sample=_diag_sample(True), doc="the diagonal of a [D.., D..] tensor")
+defop("matrix_diag", _infer_matrix_diag, _matrix_diag_ref,
+      vjp=lambda n, d: [matrix_diag_part(d[0])], kind="movement", sample=_diag_sample(False, 1, 3),
+      doc="batched square matrices with the input's last axis on their diagonals")
+defop("matrix_diag_part", _infer_matrix_diag_part,
+      lambda x: np.diagonal(x, axis1=-2, axis2=-1).copy(),
+      vjp=lambda n, d: [matrix_set_diag(zeros_like_value(n.inputs[0]), d[0])], kind="movement",
+      sample=_diag_sample(False, 2, 3), doc="the main diagonals of batched matrices")
+defop("matrix_set_diag", _infer_matrix_set_diag, _matrix_set_diag_ref,
+      vjp=lambda n, d: [matrix_set_diag(d[0], zeros_like_value(n.inputs[1])),
+                        matrix_diag_part(d[0])],
+      kind="movement", sample=_set_diag_sample,
+      doc="batched matrices with their main diagonals replaced")
+
+
+def matrix_determinant(input, name=None) -> Tensor:
+    """Determinants of the square matrices in the last two dims of ``input``."""
+    return apply_op("matrix_determinant", [convert_to_tensor(input)], {}, name=name)
+
+
+def matrix_inverse(input, adjoint=False, name=None) -> Tensor:
+    """Inverses of the square matrices of ``input`` (of their transposes with ``adjoint``)."""
+    return apply_op("matrix_inverse", [convert_to_tensor(input)], {"adjoint": bool(adjoint)},
+                    name=name)
+
+
+def diag(diagonal, name=None) -> Tensor:
+    """TF's ``diag``: ``out[i.., i..] = diagonal[i..]``, zeros elsewhere (rank doubles)."""
+    return apply_op("diag", [convert_to_tensor(diagonal)], {}, name=name)
+
+
+def diag_part(input, name=None) -> Tensor:
+    """The inverse of ``diag``: ``out[i..] = input[i.., i..]``."""
+    return apply_op("diag_part", [convert_to_tensor(input)], {}, name=name)
+
+
+def matrix_diag(diagonal, name=None) -> Tensor:
+    """Square matrices ``[..., N, N]`` with ``diagonal[..., N]`` on their main diagonals."""
+    return apply_op("matrix_diag", [convert_to_tensor(diagonal)], {}, name=name)
+
+
+def matrix_diag_part(input, name=None) -> Tensor:
+    """The main diagonals ``[..., min(M, N)]`` of matrices ``[..., M, N]``."""
+    return apply_op("matrix_diag_part", [convert_to_tensor(input)], {}, name=name)
+
+
+def matrix_set_diag(input, diagonal, name=None) -> Tensor:
+    """``input`` with the main diagonals of its matrices replaced by ``diagonal``."""
+    x = convert_to_tensor(input)
+    d = diagonal if isinstance(diagonal, Tensor) else convert_to_tensor(np.asarray(diagonal),
+                                                                         dtype=x.dtype)
+    return apply_op("matrix_set_diag", [x, d], {}, name=name)
+
+
+__all__ = ["dot", "matmul", "tensordot", "matrix_determinant", "matrix_inverse", "diag",
+           "diag_part", "matrix_diag", "matrix_diag_part", "matrix_set_diag"]

@@ -1,4 +1,5 @@
-"""Neural-network ops: softmax, log-softmax and the cross-entropies, kept primitive for stability.
+"""Neural-network ops: softmax, log-softmax and the cross-entropies, kept primitive for stability
+(``sequence_mask``, ``top_k`` and ``in_top_k`` live in ``selection`` and are re-exported here).
 
 References use overflow-free forms (max-shifted softmax, TF's logistic-loss formula), so logits
 of +-1e4 give finite losses and gradients. Gradients are built from public ops (second order
@@ -15,6 +16,7 @@ from . import _samples
 from ._infer import require_float
 from .elementwise import exp, multiply, sigmoid, square
 from .registry import InferError, apply_op, defop
+from .selection import in_top_k, sequence_mask, top_k
 
 # -- NumPy references ----------------------------------------------------------------------------
 
@@ -304,6 +306,7 @@ def l2_loss(t, name=None) -> Tensor:
     return multiply(reduce_sum(square(convert_to_tensor(t))), 0.5, name=name)
 
 
-__all__ = ["softmax", "log_softmax", "softmax_cross_entropy_with_logits",
+__all__ = ["sequence_mask", "top_k", "in_top_k",
+           "softmax", "log_softmax", "softmax_cross_entropy_with_logits",
            "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits",
            "sigmoid_cross_entropy_with_logits", "l2_loss"]

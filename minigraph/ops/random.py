@@ -1,4 +1,5 @@
-"""Random ops (TF1 semantics): normal, uniform and truncated-normal samples of a given shape.
+"""Random ops (TF1 semantics): normal, uniform and truncated-normal samples of a given shape,
+and class ids drawn from the softmax of logits (``multinomial``).
 
 Each op carries ``seed = (graph_seed, op_seed)`` or ``None``; the runtime turns it into one
 NumPy generator per session and node, so a seeded op repeats its stream in every new session
@@ -10,13 +11,16 @@ tensor; anything not known when the graph is built becomes one int vector input.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes
 from .. import graph as graph_mod
+from ..errors import InvalidArgumentError
 from ..graph import TensorType, format_shape
-from ..tensor import Tensor
-from ._operands import plain_hint, shape_operand
+from ..tensor import Tensor, convert_to_tensor
+from ._operands import plain_hint, scalar_hint, shape_operand
 from .registry import InferError, apply_op, defop
 
 DEFAULT_GRAPH_SEED = 87654321  # TF's graph seed for ops given only an op seed
@@ -64,6 +68,26 @@ def _uniform_ref(*inputs, shape, dtype, minval, maxval, seed, rng):
     return np.minimum(values, np.nextafter(dtype.type(maxval), dtype.type(minval)))  # [lo, hi)
 
 
+def _multinomial_ref(logits, num_samples, dtype, seed, rng):
+    """TF's CPU kernel: inverse CDF of ``exp(logits - max)`` over the finite logits only.
+
+    A row without a finite logit has a zero CDF, and every draw is ``num_classes`` (as TF).
+    """
+    batch, classes = logits.shape
+    if classes == 0:
+        raise InvalidArgumentError("multinomial: logits must have at least one class")
+    finite = np.isfinite(logits)
+    top = np.max(logits, axis=1, keepdims=True, initial=-np.inf, where=finite)
+    with np.errstate(invalid="ignore", over="ignore"):
+        weights = np.where(finite, np.exp(logits.astype(np.float64) - top), 0.0)
+    cdf = np.cumsum(weights, axis=1)
+    targets = rng.random((batch, num_samples)) * cdf[:, -1:]
+    out = np.empty((batch, num_samples), dtype)
+    for row in range(batch):
+        out[row] = np.searchsorted(cdf[row], targets[row], side="right")
+    return out
+
+
 # -- shape/dtype rules ---------------------------------------------------------------------------
 
 
@@ -85,6 +109,24 @@ def _infer_float_random(types, shape, dtype, **attrs):
     if dtype.kind != "f":
         raise InferError(f"dtype must be a float type, got {dtype}")
     return _infer_random(types, shape, dtype, **attrs)
+
+
+def _infer_multinomial(types, num_samples, dtype, seed):
+    (logits,) = types
+    if logits.dtype.kind != "f":
+        raise InferError(f"logits must be a float tensor, got {logits.dtype}")
+    if dtype not in (dtypes.int32, dtypes.int64):
+        raise InferError(f"output dtype must be int32 or int64, got {dtype}")
+    if num_samples < 0:
+        raise InferError(f"num_samples must be non-negative, got {num_samples}")
+    if logits.shape is None:
+        return TensorType((None, num_samples), dtype)
+    if len(logits.shape) != 2:
+        raise InferError(f"logits must be a matrix [batch_size, num_classes], got shape "
+                         f"{format_shape(logits.shape)}")
+    if logits.shape[1] == 0:
+        raise InferError("logits must have at least one class")
+    return TensorType((logits.shape[0], num_samples), dtype)
 
 
 # -- sample rule ---------------------------------------------------------------------------------
@@ -112,6 +154,20 @@ def _sample(kind):
     return sample
 
 
+def _multinomial_sample(draw):
+    from hypothesis import strategies as st
+
+    from ._samples import rng_from
+
+    shape = (draw(st.integers(0, 3)), draw(st.integers(1, 4)))
+    logits = rng_from(draw).uniform(-2, 2, size=shape)
+    if draw(st.booleans()):
+        logits[..., 0] = -np.inf  # an impossible class
+    seed = draw(st.one_of(st.none(), st.tuples(st.integers(0, 99), st.integers(0, 99))))
+    dtype = np.dtype(draw(st.sampled_from(["int32", "int64"])))
+    return [logits], {"num_samples": draw(st.integers(0, 4)), "dtype": dtype, "seed": seed}
+
+
 # -- registration --------------------------------------------------------------------------------
 
 defop("random_normal", _infer_float_random, _normal_ref, kind="random", differentiable=False,
@@ -122,6 +178,10 @@ defop("truncated_normal", _infer_float_random, _truncated_ref, kind="random",
 defop("random_uniform", _infer_random, _uniform_ref, kind="random", differentiable=False,
       stateful=True, random=True, sample=_sample("uniform"),
       doc="uniform samples in [minval, maxval)")
+
+defop("multinomial", _infer_multinomial, _multinomial_ref, kind="random", differentiable=False,
+      stateful=True, random=True, sample=_multinomial_sample,
+      doc="num_samples class ids per row of logits, drawn from softmax(logits)")
 
 # -- public functions ----------------------------------------------------------------------------
 
@@ -189,4 +249,23 @@ def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None
     return _random_op("random_uniform", shape, dtype, seed, name, params)
 
 
-__all__ = ["random_normal", "truncated_normal", "random_uniform"]
+def multinomial(logits, num_samples, seed=None, name=None, output_dtype=None) -> Tensor:
+    """``[batch_size, num_samples]`` class ids drawn from ``softmax(logits)`` row by row.
+
+    ``logits`` is ``[batch_size, num_classes]``; ``output_dtype`` defaults to int64. The
+    stream is NumPy's, not TF's Philox: same distribution, different numbers.
+    """
+    x = convert_to_tensor(logits)
+    if isinstance(num_samples, Tensor):
+        hint = scalar_hint(num_samples) if dtypes.is_integer(num_samples.dtype) else None
+        if not isinstance(hint, int):
+            raise TypeError("multinomial: num_samples must be a Python int or a constant int "
+                            f"tensor, got {num_samples.name!r}")
+        num_samples = hint
+    attrs = {"num_samples": operator.index(num_samples),
+             "dtype": dtypes.as_dtype(output_dtype or dtypes.int64),
+             "seed": seed_attr(x.graph, seed)}
+    return apply_op("multinomial", [x], attrs, name=name)
+
+
+__all__ = ["random_normal", "truncated_normal", "random_uniform", "multinomial"]

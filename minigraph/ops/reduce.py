@@ -1,4 +1,5 @@
-"""Reductions (sum, mean, max, min, prod, logsumexp) and argmax/argmin, TF1 style.
+"""Reductions (sum, mean, max, min, prod, logsumexp), argmax/argmin and the cumulative
+sum/product scans (``cumsum``, ``cumprod``), TF1 style.
 
 Attrs: ``axis`` is a sorted tuple of non-negative axes (the wrappers store this form whenever
 the rank is known) or ``None`` for all axes; ``keepdims`` is a bool. Dtypes: sum/prod of bool
@@ -16,10 +17,11 @@ import numpy as np
 from .. import dtypes
 from ..graph import TensorType
 from ..tensor import Tensor, convert_to_tensor
+from ..testing.domains import NONZERO, REAL
 from . import _samples
 from ._infer import normalize_axes, require_float
 from .autodiff_ops import broadcast_like
-from .elementwise import cast, equal, exp
+from .elementwise import cast, equal, exp, ones_like_value, where, zeros_like_value
 from .registry import InferError, apply_op, defop
 
 # -- shape/dtype rules -------------------------------------------------------------------------
@@ -284,6 +286,64 @@ defop("prod_grad", _infer_prod_grad, _exclusive_products, kind="other",
       extra={"no_vjp_reason": "second-order gradients of reduce_prod are not supported"},
       doc="product of the other elements of each reduction group (gradient of reduce_prod)")
 
+# -- cumulative sums and products ---------------------------------------------------------------
+
+
+def _infer_scan(types, axis, exclusive, reverse):
+    (t,) = types
+    if t.dtype == dtypes.bool_:
+        raise InferError("cannot accumulate a bool tensor; cast it to a number first")
+    if t.shape is not None:
+        if not t.shape:
+            raise InferError("input must have rank >= 1, got a scalar")
+        normalize_axes(axis, len(t.shape))
+    return t
+
+
+def _scan_ref(accumulate, identity):
+    """A NumPy scan along ``axis``, optionally exclusive (shifted by one) and/or reversed."""
+    def ref(x, axis, exclusive, reverse):
+        moved = np.moveaxis(x, axis, -1)
+        moved = moved[..., ::-1] if reverse else moved
+        out = accumulate(moved, axis=-1, dtype=x.dtype)
+        if exclusive and out.shape[-1]:
+            first = np.full(out.shape[:-1] + (1,), identity, x.dtype)
+            out = np.concatenate([first, out[..., :-1]], axis=-1)
+        out = out[..., ::-1] if reverse else out
+        return np.ascontiguousarray(np.moveaxis(out, -1, axis))
+    return ref
+
+
+def _cumsum_vjp(node, dys):
+    attrs = node.attrs
+    return [cumsum(dys[0], attrs["axis"], attrs["exclusive"], not attrs["reverse"])]
+
+
+def _cumprod_vjp(node, dys):
+    """TF's rule: ``cumsum(cumprod(x) * dy, reversed) / x``, taken as 0 where ``x`` is 0."""
+    x, attrs = node.inputs[0], node.attrs
+    axis, exclusive, reverse = attrs["axis"], attrs["exclusive"], attrs["reverse"]
+    total = cumsum(node.outputs[0] * dys[0], axis, exclusive, not reverse)
+    zero = equal(x, zeros_like_value(x))
+    return [where(zero, zeros_like_value(total), total / where(zero, ones_like_value(x), x))]
+
+
+def _scan_sample(domain):
+    def sample(draw):
+        from hypothesis import strategies as st
+
+        shape = draw(_samples._strategies().shapes(min_dims=1))
+        attrs = {"axis": draw(st.integers(0, len(shape) - 1)), "exclusive": draw(st.booleans()),
+                 "reverse": draw(st.booleans())}
+        return [_samples.sample_values(_samples.rng_from(draw), shape, domain)], attrs
+    return sample
+
+
+defop("cumsum", _infer_scan, _scan_ref(np.cumsum, 0), vjp=_cumsum_vjp, kind="other",
+      sample=_scan_sample(REAL), doc="running sums along an axis")
+defop("cumprod", _infer_scan, _scan_ref(np.cumprod, 1), vjp=_cumprod_vjp, kind="other",
+      sample=_scan_sample(NONZERO), doc="running products along an axis")
+
 # -- public functions ----------------------------------------------------------------------------
 
 
@@ -367,7 +427,24 @@ def _arg_reducer(op):
 
 argmax, argmin = _arg_reducer("argmax"), _arg_reducer("argmin")
 
+
+def _scanner(op):
+    def fn(x, axis=0, exclusive=False, reverse=False, name=None) -> Tensor:
+        x = convert_to_tensor(x)
+        axis = operator.index(axis)
+        if x.type.shape is not None and -len(x.type.shape) <= axis < 0:
+            axis += len(x.type.shape)
+        attrs = {"axis": axis, "exclusive": bool(exclusive), "reverse": bool(reverse)}
+        return apply_op(op, [x], attrs, name=name)
+    fn.__name__ = op
+    fn.__doc__ = (f"TF1 ``{op}`` along ``axis``: ``exclusive`` leaves each element out of its "
+                  "own result, ``reverse`` runs from the end.")
+    return fn
+
+
+cumsum, cumprod = _scanner("cumsum"), _scanner("cumprod")
+
 __all__ = [
-    "argmax", "argmin", "reduce_all", "reduce_any", "reduce_logsumexp", "reduce_max",
-    "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum",
+    "argmax", "argmin", "cumprod", "cumsum", "reduce_all", "reduce_any", "reduce_logsumexp",
+    "reduce_max", "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum",
 ]

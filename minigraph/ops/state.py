@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..graph import TensorType
+from ..graph import TensorType, format_shape
 from ..tensor import Tensor, as_node, convert_to_tensor
 from .registry import InferError, apply_op, defop
 
@@ -25,6 +25,38 @@ defop("placeholder", _leaf_type, _no_ref, kind="leaf", differentiable=False)
 defop("variable", _leaf_type, _no_ref, kind="leaf", stateful=True)
 defop("constant", lambda types, value: TensorType(value.shape, value.dtype),
       lambda value: value, kind="leaf", differentiable=False)
+
+
+def _infer_with_default(types, shape):
+    default = types[0]
+    if shape is None:
+        return TensorType(None, default.dtype)
+    if default.shape is not None and not (len(default.shape) == len(shape) and all(
+            a is None or b is None or a == b for a, b in zip(default.shape, shape))):
+        raise InferError(f"the default value of shape {format_shape(default.shape)} does not "
+                         f"fit the placeholder's shape {format_shape(shape)}")
+    return TensorType(shape, default.dtype)
+
+
+def _sample_with_default(draw):
+    """A default of hypothesis-drawn shape, declared with some dims unknown."""
+    from hypothesis import strategies as st
+
+    from ._samples import unary
+
+    (default,), _ = unary()(draw)
+    hidden = draw(st.lists(st.booleans(), min_size=default.ndim, max_size=default.ndim))
+    shape = tuple(None if h else d for h, d in zip(hidden, default.shape))
+    return [default], {"shape": shape}
+
+
+# The default's value flows through unless the tensor is fed (any tensor may be fed). Its static
+# shape is the declared one, which may know less than the default (a feed must only fit it);
+# once the fed shapes are bound, the output takes the default's concrete shape.
+defop("placeholder_with_default", _infer_with_default, lambda default, shape: default,
+      vjp=lambda node, dys: [dys[0]], kind="movement", sample=_sample_with_default,
+      extra={"bind_attrs": lambda types, shape: {"shape": types[0].shape},
+             "value_dependent_shape": True})
 
 
 def _infer_assign(types, var):
@@ -134,6 +166,14 @@ def placeholder(dtype, shape=None, name=None) -> Tensor:
     return apply_op("placeholder", [], attrs, name=name or "Placeholder")
 
 
+def placeholder_with_default(input, shape, name=None) -> Tensor:
+    """A placeholder whose value is ``input`` when it is not fed; ``shape`` (``None`` dims, or
+    ``None`` for any rank) is what a feed must fit (TF1 ``tf.placeholder_with_default``)."""
+    static = None if shape is None else tuple(None if d in (None, -1) else int(d) for d in shape)
+    return apply_op("placeholder_with_default", [convert_to_tensor(input)], {"shape": static},
+                    name=name or "PlaceholderWithDefault")
+
+
 def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     """A constant tensor; ``shape`` broadcasts/reshapes the value as TF's ``constant`` does."""
     target = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_dtype_of(value)
@@ -219,5 +259,5 @@ def _convert_assigned(value, dtype):
     return constant(array, dtype=dtype)
 
 
-__all__ = ["placeholder", "constant", "group", "no_op", "assign", "assign_add", "assign_sub",
-           "scatter_add", "scatter_sub", "scatter_update"]
+__all__ = ["placeholder", "placeholder_with_default", "constant", "group", "no_op", "assign",
+           "assign_add", "assign_sub", "scatter_add", "scatter_sub", "scatter_update"]

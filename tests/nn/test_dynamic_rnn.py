@@ -292,7 +292,7 @@ def test_errors_are_clear():
     with pytest.raises(ValueError, match="rank >= 3"):
         mg.nn.dynamic_rnn(cell, mg.placeholder(mg.float32, [None, 3]), dtype=mg.float32)
     with pytest.raises(ValueError, match="integer vector"):
-        mg.nn.dynamic_rnn(cell, x, sequence_length=[1.5], dtype=mg.float32)
+        mg.nn.dynamic_rnn(cell, x, sequence_length=[[1, 2]], dtype=mg.float32)
     with pytest.raises(ValueError, match="3 entries for a batch of 2"):
         mg.nn.dynamic_rnn(cell, mg.zeros([2, 4, 3]), sequence_length=[1, 2, 3],
                           dtype=mg.float32)
