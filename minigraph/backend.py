@@ -21,7 +21,8 @@ import weakref
 import numpy as np
 
 from . import autodiff, ops
-from .backend_weights import load_weights, save_weights  # noqa: F401
+from .backend_weights import (load_weights, model_from_json, model_to_json,  # noqa: F401
+                              save_weights)
 from .config import config
 from .graph import Node, get_default_graph, name_scope, reset_default_graph  # noqa: F401
 from .session import Session, get_default_session

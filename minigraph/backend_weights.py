@@ -1,4 +1,6 @@
-"""Weights files for the Keras-style backend: ``save_weights`` / ``load_weights``.
+"""Model files for the Keras-style backend: architecture as JSON (``model_to_json`` /
+``model_from_json``, the versioned graph_def of ``graph_io``) and weights (``save_weights`` /
+``load_weights``).
 
 A weights file holds one array per variable, keyed by the variable's name (``dense/kernel``):
 ``.npz`` (NumPy's zip of ``.npy`` arrays, always available) or ``.h5`` / ``.hdf5`` (one dataset
@@ -70,6 +72,22 @@ def load_weights(path, variables=None, strict: bool = True) -> None:
     for name, var in zip(names, variables):
         _check_value(path, name, stored[name], K.int_shape(var), np.dtype(var.dtype))
     K.batch_set_value([(v, stored[n]) for n, v in zip(names, variables)])
+
+
+def model_to_json(graph=None) -> str:
+    """The architecture of ``graph`` (default: the default graph) as JSON text: its graph_def
+    (``minigraph/graph_io.py``), which ``model_from_json`` rebuilds in another process."""
+    from .graph import get_default_graph
+
+    return json.dumps((graph or get_default_graph()).as_graph_def())
+
+
+def model_from_json(text: str, input_map=None, name: str = ""):
+    """Rebuild an architecture saved by ``model_to_json`` in the default graph (variables
+    included, initialised by ``global_variables_initializer`` or by ``load_weights``)."""
+    from .graph_io import import_graph_def
+
+    return import_graph_def(json.loads(text), input_map=input_map, name=name)
 
 
 def _variables(variables) -> list:

@@ -358,3 +358,27 @@ def test_batch_dot_with_a_batch_of_unknown_size():
     out = K.function([x, y], [K.batch_dot(x, y, (2, 1))])
     a, b = np.ones((5, 3, 4)), np.arange(20.0).reshape(5, 4)
     np.testing.assert_allclose(out([a, b])[0], np.einsum("bij,bj->bi", a, b))
+
+
+def test_architecture_as_json_and_weights_rebuild_a_model_in_a_fresh_graph(tmp_path):
+    import json as json_module
+
+    import minigraph as mg
+    from minigraph import backend as K
+
+    K.clear_session()
+    x = mg.placeholder(mg.float32, [None, 3], name="x")
+    y = mg.layers.dense(x, 2, activation=mg.nn.tanh, name="out")
+    value = np.ones((1, 3), np.float32)
+    expected = K.get_session().run(y, {x: value})
+    architecture = K.model_to_json()
+    K.save_weights(str(tmp_path / "w.npz"))
+    assert json_module.loads(architecture)["format"] == "minigraph-graph"
+    K.clear_session()  # a fresh default graph, as in another process
+    K.model_from_json(architecture)
+    K.load_weights(str(tmp_path / "w.npz"))
+    graph = mg.get_default_graph()
+    got = K.get_session().run(graph.get_tensor_by_name(y.name),
+                              {graph.get_tensor_by_name("x:0"): value})
+    np.testing.assert_allclose(got, expected)
+    K.clear_session()
