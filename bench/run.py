@@ -1,4 +1,5 @@
-"""Run the benchmarks: ``python -m bench [--quick] [--threads N] [--only W1,W3] [--backend numpy]``.
+"""Run the benchmarks: ``python -m bench [--quick] [--threads N] [--only W1,W3] [--backend numpy]``
+(W4/W5: RNN LM and word2vec steps against PyTorch eager, on the GPU when there is one).
 
 Every implementation of a case runs interleaved with the others in this process; the W2 compile
 latency runs in fresh subprocesses. Exits with status 1 if any row failed or disagreed.
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-WORKLOADS = ("W1", "W2", "W3", "compile")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "compile")
 
 
 def parse_args(argv):
@@ -78,7 +79,7 @@ def _run_timed(key, args, backends, results) -> bool:
     timing = Timing(reps=5, sample_s=0.01, warmup_s=0.02) if args.quick else \
         Timing(reps=15, sample_s=0.1, warmup_s=0.2)
     ok = True
-    for case in TIMED[key].cases(args.quick, backends):
+    for case in TIMED[key](args.quick, backends):
         rows = run_case(case, timing)
         print(format_case(case, rows) + "\n", flush=True)
         results.update({(case.title, r.name): r for r in rows if r.samples})

@@ -1,4 +1,5 @@
-"""Workloads: each module's ``cases(quick, backends)`` gives the cases the harness times."""
-from . import fusion, mlp, quadratic
+"""Workloads: ``TIMED[key](quick, backends)`` gives the cases the harness times."""
+from . import fusion, mlp, quadratic, sequence
 
-TIMED = {"W1": quadratic, "W2": mlp, "W3": fusion}
+TIMED = {"W1": quadratic.cases, "W2": mlp.cases, "W3": fusion.cases, "W4": sequence.rnn_cases,
+         "W5": sequence.w2v_cases}

@@ -11,6 +11,7 @@ from bench.targets import format_targets
 
 ROOT = Path(__file__).resolve().parents[2]
 TITLES = ["W1 quadratic", "W2 B128 SGD", "W2 B128 RMSProp", "W3 forward", "W3 gradient",
+          "W4 RNN LM step", "W5 word2vec step",
           "W2 compile", "Issue 4 targets"]
 
 
