@@ -9,6 +9,11 @@ Sources, lowest priority first (as Keras reads ``~/.keras/keras.json`` and then
    missing ``MINIGRAPH_CONFIG`` file is an error;
 2. ``MINIGRAPH_BACKEND`` (the ``KERAS_BACKEND`` of minigraph);
 3. ``MINIGRAPH_FLAGS``, e.g. ``floatX=float64,backend=numpy,debug``, which wins over both.
+   Device flags: ``device=cuda`` runs sessions and functions on the GPU (the ``cupy``
+   backend; ``device=cpu`` is the default); where no GPU is usable that is an error unless
+   ``allow_fallback=True`` (then a warning and the CPU). ``host_ops=True`` lets the GPU
+   backend run ops it has no kernel for through their NumPy reference on the host (with a
+   warning); ``cuda_graphs=False`` stops it replaying training steps as CUDA graphs.
 
 Invalid values raise ``ValueError`` naming where they came from (the file's path, or the
 environment variable).
@@ -22,13 +27,17 @@ from pathlib import Path
 FLOAT_TYPES = ("float16", "float32", "float64")
 IMAGE_DATA_FORMATS = ("channels_last", "channels_first")
 FILE_KEYS = ("floatX", "backend", "epsilon", "image_data_format")
+DEVICES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
+BOOL_FLAGS = ("allow_fallback", "host_ops", "cuda_graphs")
+_TRUE, _FALSE = ("", "1", "true", "yes", "on"), ("0", "false", "no", "off")
 _KEY_ALIASES = {"floatx": "floatX"}
 
 
 class _Config:
     """Mutable configuration: ``floatX`` (default float dtype name), ``epsilon`` (fuzz factor
-    of the Keras-style backend), ``image_data_format``, ``debug``; ``backend`` exists only
-    when some source names one (``minigraph.backends.default_backend`` picks otherwise).
+    of the Keras-style backend), ``image_data_format``, ``debug``, ``device`` (``cpu`` or
+    ``cuda``) and the boolean ``BOOL_FLAGS``; ``backend`` exists only when some source names
+    one (``minigraph.backends.default_backend`` picks otherwise).
     ``sources`` says where each validated setting came from; ``config_file`` is the file read
     (``None`` when there was none)."""
 
@@ -38,6 +47,9 @@ class _Config:
         self.epsilon = 1e-7
         self.image_data_format = "channels_last"
         self.debug = False
+        self.device = "cpu"
+        self.allow_fallback = self.host_ops = False
+        self.cuda_graphs = True
         self.sources: dict[str, str] = {}
         self.config_file: str | None = None
         for key, value in (file_values or {}).items():
@@ -48,7 +60,7 @@ class _Config:
             key, _, value = item.partition("=")
             if key == "debug":
                 self.debug = value in ("", "1", "true", "True")
-            elif key in FILE_KEYS:
+            elif key in FILE_KEYS or key == "device" or key in BOOL_FLAGS:
                 self._set(key, value, "MINIGRAPH_FLAGS")
             else:
                 setattr(self, key, value or True)
@@ -70,8 +82,24 @@ class _Config:
                 raise ValueError(f"{source}: backend must be a backend name such as 'numba' "
                                  f"or 'numpy', got {value!r}")
             value = value.strip()
+        elif key == "device":
+            if str(value).lower() not in DEVICES:
+                raise ValueError(f"{source}: device must be 'cpu' or 'cuda', got {value!r}")
+            value = DEVICES[str(value).lower()]
+        elif key in BOOL_FLAGS:
+            value = _flag(key, value, source)
         setattr(self, key, value)
         self.sources[key] = source
+
+
+def _flag(key: str, value, source: str) -> bool:
+    """A boolean flag: ``key`` alone or ``=1/true/yes/on`` is on, ``=0/false/no/off`` off."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{source}: {key} must be True or False, got {value!r}")
 
 
 def _positive_float(value, source: str) -> float:

@@ -43,7 +43,8 @@ class Session:
         from .device import preferred_backend
 
         self.backend = backend or preferred_backend(self.graph) or default_backend()
-        self.store = VariableStore()
+        self._lowering = _lowering(self.backend)
+        self.store = self._new_store()
         self._plans: dict = {}
         self._fetch_cache: dict = {}
         self._closed = False
@@ -71,12 +72,22 @@ class Session:
 
     def close(self) -> None:
         self._closed = True
-        self.store = VariableStore()
+        self.store = self._new_store()
         self._plans.clear()
 
+    def _new_store(self):
+        """The backend's variable store (a GPU backend keeps values on the device)."""
+        return getattr(self._lowering, "new_store", VariableStore)()
+
     # -- running -------------------------------------------------------------------------------
-    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
-        """Values of ``fetches`` (any nesting of lists/tuples/dicts), same structure back."""
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None, fetch_to="host"):
+        """Values of ``fetches`` (any nesting of lists/tuples/dicts), same structure back.
+
+        ``fetch_to='device'`` leaves fetched arrays where the backend computed them: CuPy
+        arrays on the ``cupy`` backend (no copy to the host; feed them back as they are),
+        NumPy arrays on the CPU backends. The default ``'host'`` gives NumPy arrays."""
+        if fetch_to not in ("host", "device"):
+            raise ValueError(f"fetch_to must be 'host' or 'device', got {fetch_to!r}")
         try:
             resolved = self._fetch_cache.get(fetches)
         except TypeError:  # an unhashable structure (a list, a dict): resolved every time
@@ -85,7 +96,7 @@ class Session:
             resolved = self._resolve_fetches(fetches)
         rebuild, targets = resolved
         fed, values = self._prepare_feeds(feed_dict) if feed_dict else ((), ())
-        return rebuild(self._run_targets(targets, fed, values))
+        return rebuild(self._run_targets(targets, fed, values, fetch_to))
 
     def _resolve_fetches(self, fetches) -> tuple:
         """(rebuild, target tensors/ops) for a fetch structure; cached when it is hashable."""
@@ -98,10 +109,12 @@ class Session:
             pass
         return resolved
 
-    def _run_targets(self, targets, fed, values):
+    def _run_targets(self, targets, fed, values, fetch_to="host"):
         if self._closed:
             raise ClosedSessionError("attempted to use a closed Session")
-        return self._plan(targets, fed).run(values, self.store)
+        plan = self._plan(targets, fed)
+        run_device = getattr(plan, "run_device", None) if fetch_to == "device" else None
+        return (run_device or plan.run)(values, self.store)
 
     def _plan(self, targets, fed):
         """The compiled plan for these targets and fed tensors (compiled on first use)."""
@@ -116,13 +129,14 @@ class Session:
         rebuild, targets = self._resolve_fetches(fetches)
         fed = tuple(self._resolve_tensor(k) for k in (feed_list or []))
         plan = self._plan(targets, fed)
+        convert = getattr(self._lowering, "convert_feed", convert_feed)
 
         def call(*args):
             if self._closed:
                 raise ClosedSessionError("attempted to use a closed Session")
             if len(args) != len(fed):
                 raise TypeError(f"callable takes {len(fed)} feed values, got {len(args)}")
-            values = [convert_feed(t, v) for t, v in zip(fed, args)] if args else args
+            values = [convert(t, v) for t, v in zip(fed, args)] if args else args
             return rebuild(plan.run(values, self.store))
         return call
 
@@ -138,11 +152,12 @@ class Session:
     def _prepare_feeds(self, feed_dict):
         if not feed_dict:
             return (), []
+        convert = getattr(self._lowering, "convert_feed", convert_feed)
         fed, values = [], []
         for key, value in feed_dict.items():
             tensor = self._resolve_tensor(key)
             fed.append(tensor)
-            values.append(convert_feed(tensor, value))
+            values.append(convert(tensor, value))
         return tuple(fed), values
 
     def _resolve_fetch(self, fetch):
@@ -167,6 +182,17 @@ class Session:
         if node.graph is not self.graph:
             raise ValueError(f"'{node.name}' is not an element of this session's graph")
         return node
+
+
+def _lowering(name: str):
+    """The backend object named ``name`` (None for an unknown or unusable one: compiling
+    reports it)."""
+    from .backends import get_backend
+
+    try:
+        return get_backend(name)
+    except (ValueError, ImportError):
+        return None
 
 
 class InteractiveSession(Session):

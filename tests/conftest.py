@@ -20,9 +20,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", default="numpy", choices=("numpy", "numba"),
+    parser.addoption("--backend", default="numpy", choices=("numpy", "numba", "cupy"),
                      help="backend of every test that does not name one (default: the NumPy "
-                          "reference; tests/backends always compare numba against it)")
+                          "reference; tests/backends always compare numba and cupy against "
+                          "it; cupy needs a GPU)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs CuPy and an NVIDIA GPU (skipped without)")
 
 
 def pytest_report_header(config):

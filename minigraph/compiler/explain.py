@@ -45,7 +45,8 @@ class ExplainReport:
     passes: list[tuple[str, list[str]]]
     fusion_groups: list[FusionGroup]
     kernels: dict[str, str]
-    """Kernel name -> the full source the backend generates for it."""
+    """Kernel name -> the full source the backend generates for it: each fusion group's (named
+    as in ``fusion_groups``) and, on the cupy backend, each hand-written CUDA kernel's."""
     buffers: list[str]
     """The memory plan of the program bound to the fed shapes: buffers, who uses them, and
     the variables updated in place."""
@@ -81,6 +82,9 @@ def explain(fetches, feed_list=(), backend: str | None = None,
               for k, node in enumerate(fused)]
     source = _KERNEL_SOURCES.get(backend)
     kernels = {g.name: source(g.node) for g in groups} if source else {}
+    hand = getattr(bound, "kernel_sources", None)  # backends generating more than fusions
+    if hand is not None:
+        kernels.update(hand(fused=False))
     return ExplainReport(backend, program, record, groups, kernels, bound.plan.describe(),
                          bound.source)
 
@@ -118,7 +122,14 @@ def _numba_source(node: IRNode) -> str:
     return generate_source(node.attrs["dag"])
 
 
-_KERNEL_SOURCES = {"numba": _numba_source}
+def _cuda_source(node: IRNode) -> str:
+    """The CUDA source the cupy backend generates for a ``fused`` node."""
+    from kernels.cupy.fusion_source import generate_cuda
+
+    return generate_cuda(node.attrs["dag"]).source
+
+
+_KERNEL_SOURCES = {"numba": _numba_source, "cupy": _cuda_source}
 """Backend name -> the generator of a fused node's kernel source (backends without one run
 fused nodes through the DAG interpreter)."""
 

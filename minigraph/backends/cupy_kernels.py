@@ -1,0 +1,175 @@
+"""What each IR node runs on the GPU: the cupy backend's kernel table.
+
+Lowering only describes kernels: CUDA sources are generated (fused groups by
+``kernels.cupy.fusion_source``, hand kernels from ``kernels.cupy.hand``) but nothing is
+compiled, allocated or launched before the first run, so ``explain`` works without a GPU.
+Kernels are chosen from explicit lists, never by silent fallback:
+
+- ``KERNELS``: fused elementwise groups (generated CUDA), matmul (cuBLAS through
+  ``cupy.matmul``, transposes as views), and the hand kernels -- softmax, log-softmax and the
+  softmax cross-entropies (one row per warp or block), sum / mean / max / min / argmax /
+  argmin over a run of axes, gather and scatter-add (``atomicAdd``) along an axis, one-hot.
+  A hand kernel covers float32/float64 (indexing: bool and int32/64 too); other dtypes and
+  layouts use the op's array kernel.
+- ``ARRAY_OPS``: ops whose NumPy reference runs on the device as written -- CuPy implements
+  NumPy's dispatch protocols, so ``np.transpose(x)`` on a CuPy array runs CuPy's transpose
+  (movement, shape queries, variable assigns, and the reductions the hand kernels leave).
+- ``HOST_OPS``: ops that run on the host by design: random ops and candidate samplers (the
+  same seeded streams as the CPU backends), ``unique`` (its size is data-dependent),
+  summaries (serialized protobufs). Inputs are copied to the host and results back.
+- any other op is refused when the program is lowered (``MissingKernelError`` names it),
+  unless ``MINIGRAPH_FLAGS=host_ops=True`` opts in to running it like a ``HOST_OPS`` op, with
+  a warning (once per op). Loops and branches (scan, cond, while_loop) are not supported.
+
+Out-of-range ids read zeros (gather), are skipped (scatter-add, one-hot) or give a NaN loss
+(sparse cross-entropy), as TF's GPU kernels do: a device kernel cannot raise.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+
+from kernels.cupy.fusion_source import generate_cuda
+from kernels.cupy.launch import plan_launches
+
+from ..errors import MinigraphError
+from ..ops.registry import get_op
+from .cupy_device import (CudaModule, DeviceKernel, array_kernel, device_kernel, host_kernel,
+                          xp)
+from .cupy_hand import HAND_KERNELS
+
+
+class MissingKernelError(MinigraphError, NotImplementedError):
+    """The backend has no kernel for an op of the program."""
+
+
+# -- generated and library kernels -------------------------------------------------------------
+
+
+def _fused(node) -> DeviceKernel:
+    """A fused group as generated CUDA, launched as ``kernels.cupy.launch`` plans it."""
+    dag = node.attrs["dag"]
+    cuda = generate_cuda(dag)
+    module, n_in = CudaModule.of(cuda.source), len(dag.inputs)
+
+    def prepare(shapes):
+        plan = plan_launches(cuda, shapes)
+        partials = {f"p{k}": xp().empty(count, dtype) for k, count, dtype in plan.partials}
+        launches = [(module.function(launch.kernel), (launch.grid,), (launch.block,),
+                     tuple(a if isinstance(a, str) else np.int64(a) for a in launch.args))
+                    for launch in plan.launches]
+
+        def run(*arrays):
+            named = dict(partials, **{f"x{k}": a for k, a in enumerate(arrays[:n_in])},
+                         **{f"o{k}": a for k, a in enumerate(arrays[n_in:])})
+            for fn, grid, block, args in launches:
+                fn(grid, block, tuple(named[a] if isinstance(a, str) else a for a in args))
+        return run
+    # an output element depends on its own input elements only, unless something is reduced
+    return device_kernel(prepare, node, [(cuda.name, cuda.source)],
+                   elementwise=not any(o.reduce for o in dag.outputs))
+
+
+def _matmul(node) -> DeviceKernel:
+    """Batched matrix product by cuBLAS into the planned output; transposes are views, which
+    CuPy hands to cuBLAS with its transpose flags."""
+    transpose_a, transpose_b = node.attrs["transpose_a"], node.attrs["transpose_b"]
+
+    def run(a, b, out):
+        cupy = xp()
+        cupy.matmul(cupy.swapaxes(a, -1, -2) if transpose_a else a,
+                    cupy.swapaxes(b, -1, -2) if transpose_b else b, out=out)
+    return DeviceKernel(run)
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+
+
+def _getitem(node) -> Callable:
+    """``x[key]`` as the device array's own indexing (the reference converts to NumPy)."""
+    from ..ops.indexing import numpy_key
+
+    def run(x, *indices, spec):
+        return x[numpy_key(spec, indices)]
+    run.capturable = True
+    return run
+
+
+def _assign(node) -> Callable:
+    def run(value, var):
+        return value
+    run.capturable = True
+    return run
+
+
+KERNELS: dict[str, Callable] = {
+    "fused": _fused,
+    "matmul": _matmul,
+    "getitem": _getitem,
+    "assign": _assign,
+    **HAND_KERNELS,
+}
+"""Op name -> ``make(node)`` returning the node's kernel (see ``kernel.py``)."""
+
+ARRAY_OPS = frozenset({
+    # movement and shape queries
+    "reshape", "transpose", "expand_dims", "squeeze", "concat", "stack", "unstack", "split",
+    "expand_reduced", "broadcast_to", "tile", "placeholder_with_default", "dim", "shape",
+    "size", "rank", "reduction_count",
+    # elementwise ops left unfused (fusion takes them all when it can)
+    "abs", "add", "broadcast_like", "cast", "ceil", "cos", "divide", "elu", "equal", "exp",
+    "expm1", "floor", "floordiv", "greater", "greater_equal", "identity", "leaky_relu", "less",
+    "less_equal", "log", "log1p", "logical_and", "logical_not", "logical_or", "maximum",
+    "minimum", "mod", "multiply", "negative", "not_equal", "ones_like_value", "pow",
+    "reciprocal", "relu", "relu6", "round", "rsqrt", "sigmoid",
+    "sigmoid_cross_entropy_with_logits", "sign", "sin", "softplus", "sqrt", "square",
+    "stop_gradient", "subtract", "tanh", "where", "zeros_like_value", "clip_by_value",
+    # reductions and row ops in layouts or dtypes the hand kernels do not take
+    "reduce_logsumexp", "reduce_prod", "take_along_last_axis",
+    # state and plumbing
+    "assign_add", "assign_sub", "group", "custom_gradient",
+})
+"""Ops whose NumPy reference CuPy runs on the device (checked by the tests against a strict
+stand-in for CuPy that refuses implicit host conversion)."""
+
+HOST_OPS = frozenset({
+    "random_normal", "random_uniform", "truncated_normal", "multinomial",
+    "log_uniform_candidate_sampler", "uniform_candidate_sampler",
+    "fixed_unigram_candidate_sampler", "unique", "compute_accidental_hits",
+    "scalar_summary", "histogram_summary", "image_summary", "text_summary", "merge_summary",
+    "scatter_add", "scatter_sub", "scatter_update",
+})
+"""Ops run on the host by design (see the module docstring); a scatter op runs here only when
+its value is read -- otherwise the runner updates the variable's rows on the device."""
+
+UNSUPPORTED_KINDS = {"control": "loops and branches (scan, cond, while_loop) do not run on the "
+                                "cupy backend yet"}
+
+_WARNED: set = set()
+
+
+def cupy_kernel(node, host_ops: bool = False) -> Callable:
+    """The kernel running ``node`` (see the module docstring for the order of choice)."""
+    make = KERNELS.get(node.op)
+    if make is not None:
+        return make(node)
+    if node.op in ARRAY_OPS:
+        return array_kernel(node)
+    if node.op in HOST_OPS:
+        return host_kernel(node)
+    opdef = get_op(node.op)
+    if host_ops and opdef.kind not in UNSUPPORTED_KINDS:
+        if node.op not in _WARNED:
+            _WARNED.add(node.op)
+            warnings.warn(f"the cupy backend has no kernel for op {node.op!r}: running its NumPy "
+                          "reference on the host (host_ops=True), copying its inputs and "
+                          "results through host memory", RuntimeWarning, stacklevel=2)
+        return host_kernel(node)
+    why = UNSUPPORTED_KINDS.get(opdef.kind, "")
+    raise MissingKernelError(
+        f"the cupy backend has no kernel for op {node.op!r} (kind {opdef.kind!r}), needed by "
+        f"{node.describe()}{'; ' + why if why else ''}; set MINIGRAPH_FLAGS=host_ops=True to "
+        "run its NumPy reference on the host (slow: through host memory), run on a CPU "
+        "backend, or add a kernel to minigraph.backends.cupy_kernels")
