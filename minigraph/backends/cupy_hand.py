@@ -14,6 +14,7 @@ import numpy as np
 
 from kernels.cupy import hand
 
+from ..ops.indexing import gather_axis_of_spec
 from ..ops.registry import get_op
 from .cupy_device import CudaModule, array_kernel, device_kernel, to_device, xp
 
@@ -227,18 +228,10 @@ def scatter_rows(storage, indices, updates, negate: bool) -> None:
              negate=negate)(full, ids, storage)
 
 
-def _gather_axis(spec) -> int | None:
-    """The axis of a gather-gradient spec ``(:, ..., :, indices)``, else None."""
-    full = spec[:-1]
-    if spec[-1:] != (("index", 0),) or any(item != ("slice", None, None, None) for item in full):
-        return None
-    return len(full)
-
-
 def _scatter_add(node):
     """``getitem_grad`` of a gather: zeros with the rows of ``dy`` added at the ids (other
     index specs: the device array's own indexing)."""
-    axis = _gather_axis(node.attrs["spec"])
+    axis = gather_axis_of_spec(node.attrs["spec"])
     kernel = _index_kernel("scatter_add", node, 0, 2) if len(node.inputs) == 3 else None
     if axis is None or kernel is None:
         return _getitem_grad

@@ -277,18 +277,13 @@ def _device_call(node, kernel, types):
 class DeviceDynamicWriter(DynamicWriter):
     """``executable.DynamicWriter`` allocating its outputs on the device."""
 
-    def __call__(self, *arrays):
-        arrays = [to_device(a) for a in arrays]
-        key = tuple([a.shape for a in arrays])
-        entry = self.prepared.get(key)
-        if entry is None:
-            if len(self.prepared) >= self.MAX_SHAPES:
-                self.prepared.clear()
-            entry = self.prepared[key] = self._prepare(arrays, key)
-        fn, outputs = entry
-        results = [xp().empty(shape, dtype) for shape, dtype in outputs]
-        fn(*arrays, *results)
-        return results
+    @staticmethod
+    def convert(arrays) -> list:
+        return [to_device(a) for a in arrays]
+
+    @staticmethod
+    def empty(shape, dtype):
+        return xp().empty(shape, dtype)
 
 
 # -- the runner's globals on the device ------------------------------------------------------------

@@ -103,7 +103,7 @@ class DynamicWriter:
         self.node, self.kernel, self.prepared = node, kernel, {}
 
     def __call__(self, *arrays):
-        arrays = [c_contiguous(a) for a in arrays]
+        arrays = self.convert(arrays)
         key = tuple([a.shape for a in arrays])
         entry = self.prepared.get(key)
         if entry is None:
@@ -111,9 +111,19 @@ class DynamicWriter:
                 self.prepared.clear()
             entry = self.prepared[key] = self._prepare(arrays, key)
         fn, outputs = entry
-        results = [np.empty(shape, dtype) for shape, dtype in outputs]
+        results = [self.empty(shape, dtype) for shape, dtype in outputs]
         fn(*arrays, *results)
         return results
+
+    @staticmethod
+    def convert(arrays) -> list:
+        """The inputs as the kernel takes them (C-contiguous host arrays here)."""
+        return [c_contiguous(a) for a in arrays]
+
+    @staticmethod
+    def empty(shape, dtype):
+        """A fresh output array (host memory here)."""
+        return np.empty(shape, dtype)
 
     def _prepare(self, arrays, shapes) -> tuple:
         types = [TensorType(a.shape, a.dtype) for a in arrays]

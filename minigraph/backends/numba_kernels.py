@@ -15,6 +15,7 @@ import numpy as np
 from kernels.numba import conv, indexing, nn, reduce
 
 from ..ops._conv_ref import check_depth, spatial_geometry
+from ..ops.indexing import gather_axis_of_spec
 from ..ops.registry import get_op
 from .kernel import WritingKernel
 
@@ -153,17 +154,9 @@ def _gather(node):
     return WritingKernel(run)
 
 
-def _gather_axis(spec) -> int | None:
-    """The axis of a gather-gradient spec ``(:, ..., :, indices)``, else None."""
-    full = spec[:-1]
-    if spec[-1:] != (("index", 0),) or any(item != ("slice", None, None, None) for item in full):
-        return None
-    return len(full)
-
-
 def _scatter_add(node):
     """``getitem_grad`` of a gather (repeated indices accumulate); other specs: reference."""
-    axis = _gather_axis(node.attrs["spec"])
+    axis = gather_axis_of_spec(node.attrs["spec"])
     if axis is None or len(node.inputs) != 3 or not _plain(node.inputs[0].type.dtype):
         return _ref(node)
     ref, spec = _ref(node), node.attrs["spec"]

@@ -213,6 +213,15 @@ def _gather_vjp(node, dys):
     return [apply_op("getitem_grad", [dys[0], params, indices], {"spec": spec}), None]
 
 
+def gather_axis_of_spec(spec) -> int | None:
+    """The axis of a getitem spec ``(:, ..., :, indices)`` (a gather, or its gradient), else
+    None: what backends check before running a gather/scatter-add kernel for it."""
+    full = spec[:-1]
+    if spec[-1:] != (("index", 0),) or any(item != _FULL for item in full):
+        return None
+    return len(full)
+
+
 def scatter_rows_into(values, like, indices) -> Tensor:
     """Zeros shaped like ``like`` with each row ``values[i]`` added at row ``indices[i]``."""
     return apply_op("getitem_grad", [values, like, indices], {"spec": _gather_spec(0)})
