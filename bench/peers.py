@@ -70,3 +70,13 @@ def installed() -> list[str]:
     dists = importlib.metadata.packages_distributions()
     return [f"{name} {importlib.metadata.version(dists.get(name, [name])[0])}"
             for name in ("tensorflow", "pytensor", "jax", "torch") if has(name)]
+
+
+def device_synchronizer(backend: str):
+    """A callable waiting for a backend's queued device work (GPU steps must be timed to their
+    end), or a no-op on the CPU backends."""
+    if backend != "cupy":
+        return lambda: None
+    import cupy
+
+    return cupy.cuda.Device().synchronize

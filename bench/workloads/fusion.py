@@ -38,6 +38,8 @@ def _case(data: Data, backends: list[str], gradient: bool) -> Case:
     n = len(data.x)
     impls = [Impl("numpy", partial(numpy_gradient if gradient else numpy_forward, data)),
              Impl("bandwidth floor", partial(copy_floor, n))]
+    if "cupy" in backends:
+        impls.append(Impl("device copy floor (GPU)", partial(device_copy_floor, n)))
     impls += [Impl(f"minigraph[{b}] function", partial(mg_function, data, gradient, b))
               for b in backends]
     for package, name, setup in PEERS:
@@ -88,6 +90,20 @@ def copy_floor(n: int):
     """Copies 2n float32: reads 8n bytes and writes 8n, the 16 bytes/element of W3."""
     src, dst = np.ones(2 * n, np.float32), np.empty(2 * n, np.float32)
     return partial(np.copyto, dst, src), None
+
+
+def device_copy_floor(n: int):
+    """The GPU rows' floor: a device copy moving the same 16 bytes per element (read 8, write
+    8), synchronised; W3's GPU target is >= 80% of this bandwidth."""
+    import cupy
+
+    src, dst = cupy.ones(2 * n, cupy.float32), cupy.empty(2 * n, cupy.float32)
+    sync = peers.device_synchronizer("cupy")
+
+    def step():
+        cupy.copyto(dst, src)
+        sync()
+    return step, None
 
 
 def _formula(tanh, sigmoid, a, x, b):

@@ -91,6 +91,8 @@ def make_case(batch: int, optim: Optim, backends: list[str]) -> Case:
         return Impl(name, partial(_with_updates, p, partial(setup, p, optim, *args)))
 
     impls = [impl("numpy", numpy_step), Impl("BLAS floor", partial(blas_floor, p))]
+    if "cupy" in backends:
+        impls.append(Impl("cuBLAS floor (GPU)", partial(cublas_floor, p)))
     for b in backends:
         impls += [impl(f"minigraph[{b}] Session.run", mg_session, b, False),
                   impl(f"minigraph[{b}] make_callable", mg_session, b, True)]
@@ -155,6 +157,27 @@ def blas_floor(p: Problem):
     return step, None
 
 
+def cublas_floor(p: Problem):
+    """The same five matmuls with CuPy (cuBLAS) on device arrays, synchronised: the GPU rows'
+    floor (their ratio to it is median / this row's median)."""
+    import cupy
+
+    batch, (w1, _, w2, _) = len(p.x), p.params
+    x, w1, w2 = (cupy.asarray(a) for a in (p.x, w1, w2))
+    h, d = cupy.ones((batch, HIDDEN), cupy.float32), cupy.ones((batch, OUT), cupy.float32)
+    z, dw2, dh, dw1 = (cupy.empty_like(a) for a in (d, w2, h, w1))
+    sync = peers.device_synchronizer("cupy")
+
+    def step():
+        cupy.matmul(x, w1, out=h)
+        cupy.matmul(h, w2, out=z)
+        cupy.matmul(h.T, d, out=dw2)
+        cupy.matmul(d, w2.T, out=dh)
+        cupy.matmul(x.T, dh, out=dw1)
+        sync()
+    return step, None
+
+
 def _tf_style_graph(api, p: Problem, optim: Optim):
     """The model in the TF1 API, which minigraph (``mg``) and ``tf.compat.v1`` both provide."""
     x = api.placeholder(np.float32, [None, IN], name="x")
@@ -171,9 +194,14 @@ def _session_step(sess, graph_parts, p: Problem, use_callable: bool):
     x, y, params, train, init = graph_parts
     sess.run(init)
     if use_callable:
-        step = partial(sess.make_callable(train, [x, y]), p.x, p.y)
+        run = partial(sess.make_callable(train, [x, y]), p.x, p.y)
     else:
-        step = partial(sess.run, train, {x: p.x, y: p.y})
+        run = partial(sess.run, train, {x: p.x, y: p.y})
+    sync = peers.device_synchronizer(getattr(sess, "backend", ""))
+
+    def step():
+        run()
+        sync()
     return step, lambda: sess.run(params)
 
 

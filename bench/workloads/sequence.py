@@ -62,15 +62,6 @@ def _torch_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _synchronizer(backend: str):
-    """A callable waiting for queued device work (GPU timings need it), else a no-op."""
-    if backend != "cupy":
-        return lambda: None
-    import cupy
-
-    return cupy.cuda.Device().synchronize
-
-
 def _changes(result, initial):
     """Each parameter's change from its initial value (what the agreement check compares)."""
     return lambda: [np.asarray(q) - q0 for q, q0 in zip(result(), initial)]
@@ -91,7 +82,8 @@ def mg_rnn(p: RnnProblem, backend: str):
         train = mg.train.GradientDescentOptimizer(LR).minimize(loss)
         sess = mg.Session(graph=graph, backend=backend)
         sess.run(mg.global_variables_initializer())
-        run, sync = sess.make_callable(train, [words, targets]), _synchronizer(backend)
+        run = sess.make_callable(train, [words, targets])
+        sync = peers.device_synchronizer(backend)
 
     def step():
         run(p.words, p.targets)
@@ -166,7 +158,8 @@ def mg_w2v(p: W2vProblem, backend: str):
         train = mg.train.GradientDescentOptimizer(W2V_LR).minimize(loss)
         sess = mg.Session(graph=graph, backend=backend)
         sess.run(mg.global_variables_initializer())
-        run, sync = sess.make_callable(train, [centers, contexts]), _synchronizer(backend)
+        run = sess.make_callable(train, [centers, contexts])
+        sync = peers.device_synchronizer(backend)
 
     def step():
         run(p.centers, p.contexts)
