@@ -24,7 +24,7 @@ def make_parser(doc: str, demo: str) -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="tiny run (a few seconds on the numpy backend), for tests")
-    parser.add_argument("--backend", choices=["numpy", "numba"], default=None,
+    parser.add_argument("--backend", choices=["numpy", "numba", "cupy"], default=None,
                         help="execution backend (default: minigraph's default, "
                              f"currently {default_backend()})")
     parser.add_argument("--out", type=Path, default=EXAMPLES / "out" / demo,
