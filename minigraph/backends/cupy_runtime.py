@@ -20,7 +20,6 @@ for the bound shapes, result checks and the row updates of scatter ops.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 from functools import partial
 
@@ -29,7 +28,6 @@ import numpy as np
 from ..compiler.memory import plan_memory
 from ..compiler.pipeline import run_pipeline
 from ..compiler.shapes import concrete, propagate, specialise, value_types
-from ..errors import InvalidArgumentError
 from ..feeds import convert_feed as host_convert_feed
 from ..graph import fits_static, format_shape
 from ..ops.registry import get_op
@@ -38,7 +36,7 @@ from .cupy_device import is_device_array, require_device, to_device, to_host, xp
 from .cupy_hand import scatter_rows
 from .executable import BoundProgram, DynamicWriter, Executable, _failure
 from .kernel import WritingKernel
-from .runner import generate_runner
+from .runner import generate_runner, shape_mismatch
 
 log = logging.getLogger("minigraph.cupy")
 
@@ -315,7 +313,7 @@ def _device_namespace(host: dict, plan, current: list) -> dict:
             value = buffers[value.index] if value.index is not None else value.kernel_call()
         elif isinstance(value, np.ndarray):
             value = to_device(value)
-        elif getattr(value, "__qualname__", "") == "conformer.<locals>.conform":
+        elif getattr(value, "conform_target", None) is not None:
             value = _device_conformer(value)
         elif isinstance(value, _Container):
             value = _SharedSlot(value, current)
@@ -330,8 +328,8 @@ def _device_namespace(host: dict, plan, current: list) -> dict:
 def _device_conformer(host_conform):
     """``runner.conformer`` for device results: dtype and shape checked on the device array;
     host results (host kernels, shape queries) conformed on the host, then copied in."""
-    names = inspect.getclosurevars(host_conform).nonlocals
-    node, dtype, shape = names["node"], names["dtype"], names["shape"]
+    node, t = host_conform.conform_target
+    dtype, shape = t.dtype, t.shape
 
     def conform(value):
         if not is_device_array(value):
@@ -339,11 +337,7 @@ def _device_conformer(host_conform):
         if value.dtype != dtype:
             value = value.astype(dtype)
         if value.shape != shape and not fits_static(value.shape, shape):
-            err = InvalidArgumentError(
-                f"{node.describe()}: produced shape {format_shape(value.shape)}, but the graph "
-                f"expects {format_shape(shape)}")
-            err._mg_wrapped = True
-            raise err
+            raise shape_mismatch(node, value.shape, shape)
         return value
     return conform
 

@@ -180,7 +180,8 @@ def _arguments(node, plan, names, contiguous: bool = False) -> list[str]:
 
 def conformer(node, t: TensorType) -> Callable:
     """``conform(value)``: an allocating kernel's result as an array of the node's dtype,
-    checked against its (bound) shape."""
+    checked against its (bound) shape. ``conform.conform_target`` is ``(node, t)``, for
+    backends that conform results of their own array type."""
     dtype, shape, full = t.dtype, t.shape, concrete(t)
 
     def conform(value):
@@ -191,13 +192,19 @@ def conformer(node, t: TensorType) -> Callable:
         if full and value.shape == shape:
             return value
         if not fits_static(value.shape, shape):
-            err = InvalidArgumentError(
-                f"{node.describe()}: produced shape {format_shape(value.shape)}, but the graph "
-                f"expects {format_shape(shape)}")
-            err._mg_wrapped = True
-            raise err
+            raise shape_mismatch(node, value.shape, shape)
         return value
+    conform.conform_target = (node, t)
     return conform
+
+
+def shape_mismatch(node, produced, expected) -> InvalidArgumentError:
+    """The error for a kernel result whose shape does not fit the graph's (already naming the
+    node, so the runner does not wrap it again)."""
+    err = InvalidArgumentError(f"{node.describe()}: produced shape {format_shape(produced)}, "
+                               f"but the graph expects {format_shape(expected)}")
+    err._mg_wrapped = True
+    return err
 
 
 def _storage_name(node, value, plan, names) -> str:
