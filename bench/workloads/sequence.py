@@ -67,6 +67,36 @@ def _changes(result, initial):
     return lambda: [np.asarray(q) - q0 for q, q0 in zip(result(), initial)]
 
 
+def _mg_sgd_step(graph, loss, lr, backend, feeds: dict, variables, initial):
+    """``(step, result)`` running SGD on ``loss`` in a session of ``graph`` with ``feeds``
+    (placeholder -> array), timed to the device's end of work."""
+    with graph.as_default():
+        train = mg.train.GradientDescentOptimizer(lr).minimize(loss)
+        sess = mg.Session(graph=graph, backend=backend)
+        sess.run(mg.global_variables_initializer())
+        run = sess.make_callable(train, list(feeds))
+    sync, arrays = peers.device_synchronizer(backend), list(feeds.values())
+
+    def step():
+        run(*arrays)
+        sync()
+    return step, _changes(lambda: sess.run(list(variables)), initial)
+
+
+def _torch_sgd_step(loss_of, params, lr, initial):
+    """``(step, result)`` for PyTorch eager: ``loss_of()``'s gradients applied to ``params``."""
+    torch = peers.torch()
+
+    def step():
+        grads = torch.autograd.grad(loss_of(), params)
+        with torch.no_grad():
+            for param, grad in zip(params, grads):
+                param -= lr * grad
+        if params[0].is_cuda:
+            torch.cuda.synchronize()
+    return step, _changes(lambda: [a.detach().cpu().numpy() for a in params], initial)
+
+
 def mg_rnn(p: RnnProblem, backend: str):
     graph = mg.Graph()
     with graph.as_default():
@@ -79,16 +109,8 @@ def mg_rnn(p: RnnProblem, backend: str):
         logits = mg.matmul(mg.reshape(states, [-1, HIDDEN]), v)
         loss = mg.reduce_mean(mg.nn.sparse_softmax_cross_entropy_with_logits(
             labels=mg.reshape(targets, [-1]), logits=logits))
-        train = mg.train.GradientDescentOptimizer(LR).minimize(loss)
-        sess = mg.Session(graph=graph, backend=backend)
-        sess.run(mg.global_variables_initializer())
-        run = sess.make_callable(train, [words, targets])
-        sync = peers.device_synchronizer(backend)
-
-    def step():
-        run(p.words, p.targets)
-        sync()
-    return step, _changes(lambda: sess.run([u, w, v]), p.params)
+    return _mg_sgd_step(graph, loss, LR, backend, {words: p.words, targets: p.targets},
+                        (u, w, v), p.params)
 
 
 def torch_rnn(p: RnnProblem):
@@ -98,21 +120,15 @@ def torch_rnn(p: RnnProblem):
     words = torch.tensor(p.words, device=device)
     targets = torch.tensor(p.targets, device=device).reshape(-1)
 
-    def step():
+    def loss():
         s, states = torch.zeros(BATCH, HIDDEN, device=device), []
         embedded = u[words]
         for t in range(STEPS):
             s = torch.tanh(embedded[t] + s @ w)
             states.append(s)
         logits = torch.stack(states).reshape(-1, HIDDEN) @ v
-        loss = torch.nn.functional.cross_entropy(logits, targets)
-        grads = torch.autograd.grad(loss, [u, w, v])
-        with torch.no_grad():
-            for param, grad in zip((u, w, v), grads):
-                param -= LR * grad
-        if device == "cuda":
-            torch.cuda.synchronize()
-    return step, _changes(lambda: [a.detach().cpu().numpy() for a in (u, w, v)], p.params)
+        return torch.nn.functional.cross_entropy(logits, targets)
+    return _torch_sgd_step(loss, [u, w, v], LR, p.params)
 
 
 @dataclass(frozen=True)
@@ -155,16 +171,8 @@ def mg_w2v(p: W2vProblem, backend: str):
         loss = mg.reduce_mean(mg.nn.nce_loss(
             weights, biases, contexts, mg.nn.embedding_lookup(table, centers), NEGATIVES,
             len(p.params[0]), sampled_values=sampled))
-        train = mg.train.GradientDescentOptimizer(W2V_LR).minimize(loss)
-        sess = mg.Session(graph=graph, backend=backend)
-        sess.run(mg.global_variables_initializer())
-        run = sess.make_callable(train, [centers, contexts])
-        sync = peers.device_synchronizer(backend)
-
-    def step():
-        run(p.centers, p.contexts)
-        sync()
-    return step, _changes(lambda: sess.run([table, weights, biases]), p.params)
+    return _mg_sgd_step(graph, loss, W2V_LR, backend, {centers: p.centers, contexts: p.contexts},
+                        (table, weights, biases), p.params)
 
 
 def torch_w2v(p: W2vProblem):
@@ -180,19 +188,12 @@ def torch_w2v(p: W2vProblem):
     sampled = torch.tensor(p.sampled, device=device)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
 
-    def step():
+    def loss():
         x = table[centers]
         true_logits = ((x * weights[contexts]).sum(1) + biases[contexts]
                        - torch.log(true_count[:, 0]))
         sampled_logits = x @ weights[sampled].T + biases[sampled] - torch.log(sampled_count)
-        loss = (bce(true_logits, torch.ones_like(true_logits), reduction="none")
+        return (bce(true_logits, torch.ones_like(true_logits), reduction="none")
                 + bce(sampled_logits, torch.zeros_like(sampled_logits),
                       reduction="none").sum(1)).mean()
-        grads = torch.autograd.grad(loss, [table, weights, biases])
-        with torch.no_grad():
-            for param, grad in zip((table, weights, biases), grads):
-                param -= W2V_LR * grad
-        if device == "cuda":
-            torch.cuda.synchronize()
-    return step, _changes(lambda: [a.detach().cpu().numpy() for a in (table, weights, biases)],
-                          p.params)
+    return _torch_sgd_step(loss, [table, weights, biases], W2V_LR, p.params)
