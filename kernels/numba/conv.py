@@ -86,12 +86,16 @@ def _pointwise(x_shape, geo) -> bool:
 
 
 def _chunks(images: int, geo, taps: int, dtype):
-    """``(scratch, [(first, count)])``: image chunks whose im2col fits the scratch."""
+    """Image chunks whose im2col fits one scratch matrix: ``(first, rows, cols)`` for each,
+    ``rows`` the chunk's slice of the output pixel rows and ``cols`` its part of the scratch
+    (the same array every time: use it before the next chunk)."""
     pixels = geo[8] * geo[9]
     step = max(1, SCRATCH_ELEMENTS // max(pixels * taps, 1))
     step = min(step, images)
     scratch = np.empty((step * pixels, taps), dtype)
-    return scratch, [(first, min(step, images - first)) for first in range(0, images, step)]
+    for first in range(0, images, step):
+        count = min(step, images - first)
+        yield first, slice(first * pixels, (first + count) * pixels), scratch[:count * pixels]
 
 
 def _matrix(a: np.ndarray) -> np.ndarray:
@@ -110,12 +114,9 @@ def conv2d_forward(x, w, geo, out) -> None:
     if w2.shape[0] == 0:
         out[...] = 0
         return
-    pixels = geo[8] * geo[9]
-    cols, chunks = _chunks(x.shape[0], geo, w2.shape[0], x.dtype)
-    for first, count in chunks:
-        chunk = cols[:count * pixels]
+    for first, rows, chunk in _chunks(x.shape[0], geo, w2.shape[0], x.dtype):
         im2col(x, first, geo, chunk)
-        np.matmul(chunk, w2, out=out2[first * pixels:(first + count) * pixels])
+        np.matmul(chunk, w2, out=out2[rows])
 
 
 def conv2d_backprop_filter(x, dy, geo, dw) -> None:
@@ -129,16 +130,12 @@ def conv2d_backprop_filter(x, dy, geo, dw) -> None:
     if dy.size == 0:
         dw[...] = 0
         return
-    pixels = geo[8] * geo[9]
-    cols, chunks = _chunks(x.shape[0], geo, dw2.shape[0], x.dtype)
-    for first, count in chunks:
-        chunk = cols[:count * pixels]
+    for first, rows, chunk in _chunks(x.shape[0], geo, dw2.shape[0], x.dtype):
         im2col(x, first, geo, chunk)
-        rows = dy2[first * pixels:(first + count) * pixels]
         if first == 0:
-            np.matmul(chunk.T, rows, out=dw2)
+            np.matmul(chunk.T, dy2[rows], out=dw2)
         else:
-            dw2 += chunk.T @ rows
+            dw2 += chunk.T @ dy2[rows]
 
 
 def conv2d_backprop_input(w, dy, geo, dx) -> None:
@@ -152,11 +149,8 @@ def conv2d_backprop_input(w, dy, geo, dx) -> None:
     if dy.size == 0 or w2.shape[0] == 0:
         dx[...] = 0
         return
-    pixels = geo[8] * geo[9]
-    cols, chunks = _chunks(dx.shape[0], geo, w2.shape[0], dx.dtype)
-    for first, count in chunks:
-        chunk = cols[:count * pixels]
-        np.matmul(dy2[first * pixels:(first + count) * pixels], w2.T, out=chunk)
+    for first, rows, chunk in _chunks(dx.shape[0], geo, w2.shape[0], dx.dtype):
+        np.matmul(dy2[rows], w2.T, out=chunk)
         col2im(chunk, first, geo, dx)
 
 
