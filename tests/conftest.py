@@ -20,10 +20,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", default="numpy", choices=("numpy", "numba", "cupy"),
+    parser.addoption("--backend", default="numpy",
+                     choices=("numpy", "numba", "cupy", "cupy-standin"),
                      help="backend of every test that does not name one (default: the NumPy "
                           "reference; tests/backends always compare numba and cupy against "
-                          "it; cupy needs a GPU)")
+                          "it; cupy needs a GPU; cupy-standin runs the cupy backend on a "
+                          "strict NumPy stand-in for CuPy, without a GPU)")
 
 
 def pytest_configure(config):
@@ -39,8 +41,15 @@ def pytest_report_header(config):
 def default_backend(request):
     """Run the suite on ``--backend`` unless a test names its own."""
     previous = getattr(mg.config, "backend", None)
-    mg.config.backend = request.config.getoption("backend")
-    yield
+    backend = request.config.getoption("backend")
+    mg.config.backend = "cupy" if backend == "cupy-standin" else backend
+    if backend == "cupy-standin":
+        from tests.backends.standin import fake_device
+
+        with fake_device(fused="reference"):
+            yield
+    else:
+        yield
     if previous is None:
         del mg.config.backend
     else:

@@ -18,7 +18,7 @@ import numpy as np
 from ..feeds import c_contiguous
 from ..graph import fits_static, format_shape
 from ..ops.registry import get_op
-from .loop import compiled_body, error, step
+from .loop import compiled_body, empty_like, error, step
 
 
 def control_flow_kernels(backend: str) -> dict:
@@ -35,22 +35,21 @@ def control_flow_kernels(backend: str) -> dict:
 def _cond_kernel(node, backend: str):
     true, false, where = node.attrs["true"], node.attrs["false"], node.describe()
     split = 1 + len(true.captured)
-    unused = {"true": [np.empty(0, t.dtype) for t in false.saved],
-              "false": [np.empty(0, t.dtype) for t in true.saved]}
     branches = ((compiled_body(false, backend), slice(split, None), "false"),
                 (compiled_body(true, backend), slice(1, split), "true"))
 
     def run(*arrays, store, **_):
-        pred = arrays[0]
+        pred, like = arrays[0], arrays[1] if len(arrays) > 1 else None
         if np.ndim(pred) != 0:
             raise error(where, f"pred must be a scalar, got shape {format_shape(np.shape(pred))}")
         executable, part, label = branches[bool(pred)]
         feeds = [c_contiguous(a) for a in arrays[part]]
         results = step(executable, feeds, store, f"{where}, {label} branch")
         n = len(true.outputs)
-        saved = results[n:]
-        return tuple(results[:n]) + tuple(
-            saved + unused[label] if label == "true" else unused[label] + saved)
+        saved = list(results[n:])
+        unused = [empty_like(like, (0,), t.dtype)
+                  for t in (false.saved if label == "true" else true.saved)]
+        return tuple(results[:n]) + tuple(saved + unused if label == "true" else unused + saved)
     return run
 
 
@@ -87,7 +86,7 @@ def _run_while(cond, body, loop, arrays, maximum_iterations, store, where) -> tu
         t += 1
     if not loop.records:
         return tuple(values)
-    return tuple(values) + _history(record, loop.recorded)
+    return tuple(values) + _history(record, loop.recorded, values[0] if values else None)
 
 
 def _check_shapes(values, invariants, where, when) -> None:
@@ -97,23 +96,24 @@ def _check_shapes(values, invariants, where, when) -> None:
                                f"outside its shape invariant {format_shape(t.shape)}")
 
 
-def _history(record, types) -> tuple:
+def _history(record, types, like) -> tuple:
     """Per recorded slot, its per-iteration values raveled end to end; then the ``layout``:
-    ``ndim, *dims`` of every value, iteration by iteration."""
+    ``ndim, *dims`` of every value, iteration by iteration (host metadata)."""
     flats = tuple(np.concatenate([np.ravel(values[j]) for values in record]) if record
-                  else np.empty(0, t.dtype) for j, t in enumerate(types))
+                  else empty_like(like, (0,), t.dtype) for j, t in enumerate(types))
     layout = [x for values in record for v in values for x in (v.ndim, *v.shape)]
     return flats + (np.array(layout, np.int64),)
 
 
 def _replay(flats, layout) -> list:
     """The recorded values, iteration by iteration (views of ``flats``)."""
+    layout = [int(x) for x in layout.tolist()]  # one transfer from the device, if there
     iterations, offsets, pos = [], [0] * len(flats), 0
     while pos < len(layout):
         values = []
         for j, flat in enumerate(flats):
-            ndim = int(layout[pos])
-            shape = tuple(int(d) for d in layout[pos + 1:pos + 1 + ndim])
+            ndim = layout[pos]
+            shape = tuple(layout[pos + 1:pos + 1 + ndim])
             size = math.prod(shape)
             values.append(flat[offsets[j]:offsets[j] + size].reshape(shape))
             offsets[j] += size

@@ -19,7 +19,11 @@ Kernels are chosen from explicit lists, never by silent fallback:
   summaries (serialized protobufs). Inputs are copied to the host and results back.
 - any other op is refused when the program is lowered (``MissingKernelError`` names it),
   unless ``MINIGRAPH_FLAGS=host_ops=True`` opts in to running it like a ``HOST_OPS`` op, with
-  a warning (once per op). Loops and branches (scan, cond, while_loop) are not supported.
+  a warning (once per op).
+- loops and branches (``scan``, ``cond``, ``while_loop`` and their gradients): the shared
+  kernels of ``loop.py`` / ``control_flow.py``, their bodies compiled for the GPU; each step
+  or branch is one run of a device binding (replayed as a CUDA graph when it can be), and the
+  loop's arrays stay on the device.
 
 Out-of-range ids read zeros (gather), are skipped (scatter-add, one-hot) or give a NaN loss
 (sparse cross-entropy), as TF's GPU kernels do: a device kernel cannot raise.
@@ -39,6 +43,7 @@ from ..ops.registry import get_op
 from .cupy_device import (CudaModule, DeviceKernel, array_kernel, device_kernel, host_kernel,
                           xp)
 from .cupy_hand import HAND_KERNELS
+from .loop import loop_kernels
 
 
 class MissingKernelError(MinigraphError, NotImplementedError):
@@ -110,6 +115,7 @@ KERNELS: dict[str, Callable] = {
     "getitem": _getitem,
     "assign": _assign,
     **HAND_KERNELS,
+    **loop_kernels("cupy"),
 }
 """Op name -> ``make(node)`` returning the node's kernel (see ``kernel.py``)."""
 
@@ -129,7 +135,7 @@ ARRAY_OPS = frozenset({
     # reductions and row ops in layouts or dtypes the hand kernels do not take
     "reduce_logsumexp", "reduce_prod", "take_along_last_axis",
     # state and plumbing
-    "assign_add", "assign_sub", "group", "custom_gradient",
+    "assign_add", "assign_sub", "group", "custom_gradient", "scan_step",
 })
 """Ops whose NumPy reference CuPy runs on the device (checked by the tests against a strict
 stand-in for CuPy that refuses implicit host conversion)."""
@@ -144,9 +150,6 @@ HOST_OPS = frozenset({
 """Ops run on the host by design (see the module docstring); a scatter op runs here only when
 its value is read -- otherwise the runner updates the variable's rows on the device."""
 
-UNSUPPORTED_KINDS = {"control": "loops and branches (scan, cond, while_loop) do not run on the "
-                                "cupy backend yet"}
-
 _WARNED: set = set()
 
 
@@ -160,16 +163,15 @@ def cupy_kernel(node, host_ops: bool = False) -> Callable:
     if node.op in HOST_OPS:
         return host_kernel(node)
     opdef = get_op(node.op)
-    if host_ops and opdef.kind not in UNSUPPORTED_KINDS:
+    if host_ops:
         if node.op not in _WARNED:
             _WARNED.add(node.op)
             warnings.warn(f"the cupy backend has no kernel for op {node.op!r}: running its NumPy "
                           "reference on the host (host_ops=True), copying its inputs and "
                           "results through host memory", RuntimeWarning, stacklevel=2)
         return host_kernel(node)
-    why = UNSUPPORTED_KINDS.get(opdef.kind, "")
     raise MissingKernelError(
         f"the cupy backend has no kernel for op {node.op!r} (kind {opdef.kind!r}), needed by "
-        f"{node.describe()}{'; ' + why if why else ''}; set MINIGRAPH_FLAGS=host_ops=True to "
+        f"{node.describe()}; set MINIGRAPH_FLAGS=host_ops=True to "
         "run its NumPy reference on the host (slow: through host memory), run on a CPU "
         "backend, or add a kernel to minigraph.backends.cupy_kernels")

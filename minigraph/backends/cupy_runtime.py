@@ -26,8 +26,7 @@ from functools import partial
 import numpy as np
 
 from ..compiler.memory import plan_memory
-from ..compiler.pipeline import run_pipeline
-from ..compiler.shapes import concrete, propagate, specialise, value_types
+from ..compiler.shapes import concrete
 from ..feeds import convert_feed as host_convert_feed
 from ..graph import fits_static, format_shape
 from ..ops.registry import get_op
@@ -163,29 +162,6 @@ def _copy_into(target, value) -> None:
 # -- executable and binding ------------------------------------------------------------------------
 
 
-class DeviceExecutable(Executable):
-    """A program lowered for the GPU; ``run`` needs CuPy and a device (else one clear
-    ``DeviceUnavailableError``), ``bind`` does not (``explain`` binds without a GPU)."""
-
-    def run(self, feeds, store, fetch_to: str = "host") -> list:
-        require_device()
-        key = tuple([feed.shape for feed in feeds]) if feeds else ()
-        bound = self._bound.get(key)
-        if bound is None:
-            bound = self._bound[key] = self.bind(key)
-        return bound.run(feeds, store, fetch_to)
-
-    def run_device(self, feeds, store) -> list:
-        """``run`` leaving the fetched values on the device."""
-        return self.run(feeds, store, fetch_to="device")
-
-    def bind(self, fed_shapes) -> "DeviceBoundProgram":
-        program = specialise(self.program, propagate(self.program, fed_shapes))
-        if self.bind_passes:
-            program = run_pipeline(program, self.bind_passes)
-        return DeviceBoundProgram(program, value_types(program), self.kernel_for)
-
-
 class _Pending:
     """A runner global to be made on the device at the first run (buffer ``index``, or the
     kernel call of ``node``)."""
@@ -234,7 +210,7 @@ class DeviceBoundProgram(BoundProgram):
         return {name: source for node, kernel in self.kernels.items()
                 if fused or node.op != "fused" for name, source in getattr(kernel, "sources", ())}
 
-    def run(self, feeds, store, fetch_to: str = "host") -> list:
+    def run(self, feeds, store, fetch_to: str = "host", nested: bool = False) -> list:
         if self.run_step is None:
             self.run_step = self._materialize()
             self.graph = StepGraph(self.run_step, self.variables) if self.capturable else None
@@ -246,9 +222,11 @@ class DeviceBoundProgram(BoundProgram):
             else:
                 results, shared = self.run_step([to_device(f) for f in feeds], view), False
         except BaseException:
-            view.shared.clear()  # a failed run writes nothing back
+            if not nested:
+                view.shared.clear()  # a failed run writes nothing back
             raise
-        view.finish_run(self.written)
+        if not nested:
+            view.finish_run(self.written)
         return _fetched(results, fetch_to, owned=not shared)
 
     def _materialize(self):
@@ -257,6 +235,30 @@ class DeviceBoundProgram(BoundProgram):
         namespace["FAIL"] = partial(_device_failure, self.steps)
         exec(compile(self.source, "<minigraph cupy runner>", "exec"), namespace)
         return namespace["run"]
+
+
+class DeviceExecutable(Executable):
+    """A program lowered for the GPU; ``run`` needs CuPy and a device (else one clear
+    ``DeviceUnavailableError``), ``bind`` does not (``explain`` binds without a GPU)."""
+
+    binding = DeviceBoundProgram
+
+    def run(self, feeds, store, fetch_to: str = "host", nested: bool = False) -> list:
+        require_device()
+        key = tuple([feed.shape for feed in feeds]) if feeds else ()
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = self.bind(key)
+        return bound.run(feeds, store, fetch_to, nested)
+
+    def run_device(self, feeds, store) -> list:
+        """``run`` leaving the fetched values on the device."""
+        return self.run(feeds, store, fetch_to="device")
+
+    def run_body(self, feeds, store) -> list:
+        """A loop step or branch: results stay on the device, and the outer run (which owns
+        ``store`` for its duration) finishes the store."""
+        return self.run(feeds, store, fetch_to="device", nested=True)
 
 
 def _device_call(node, kernel, types):
@@ -372,8 +374,9 @@ class StepGraph:
     pool settle). The next run is captured -- on a side stream, allocating from a private
     memory pool kept with the graph, so nothing the graph writes is ever handed to anyone
     else -- and then launched. Later runs copy the feeds into the captured feed buffers and
-    replay, as long as the store and its variable arrays are the ones captured with (a new
-    store or a reallocated variable is captured again). Results are the graph's own buffers,
+    replay, as long as the variable arrays are the ones captured with (a new session's store
+    or a reallocated variable is captured again; a loop body without variables is captured
+    once for every outer run). Results are the graph's own buffers,
     so the caller copies them out. If capture fails (a step synchronised with the host), the
     binding runs eagerly from then on.
     """
@@ -396,10 +399,10 @@ class StepGraph:
         return self.results, True
 
     def _key(self, store):
-        """The arrays the graph addresses: the store and each variable's storage (None while a
-        variable is uninitialised: the eager run reports it)."""
-        arrays = [store.values.get(node) for node in self.variables]
-        return None if any(a is None for a in arrays) else (store, *arrays)
+        """The arrays the graph addresses: each variable's storage (None while a variable is
+        uninitialised: the eager run reports it)."""
+        arrays = tuple(store.values.get(node) for node in self.variables)
+        return None if any(a is None for a in arrays) else arrays
 
     def _same(self, key) -> bool:
         return self.key is not None and all(a is b for a, b in zip(key, self.key))

@@ -28,30 +28,6 @@ WRAPPED = (ValueError, TypeError, IndexError, ArithmeticError)
 """Kernel errors reported as ``InvalidArgumentError`` naming the node, its site and inputs."""
 
 
-class Executable:
-    """A lowered program; ``run`` computes its fetches and commits its writes atomically."""
-
-    def __init__(self, program, kernel_for: Callable, bind_passes: tuple = ()):
-        self.program, self.kernel_for, self.bind_passes = program, kernel_for, bind_passes
-        self._bound: dict = {}
-
-    def run(self, feeds, store) -> list:
-        """Fetched values (``None`` for fetched ops); variable writes are committed."""
-        key = tuple([feed.shape for feed in feeds]) if feeds else ()
-        bound = self._bound.get(key)
-        if bound is None:
-            bound = self._bound[key] = self.bind(key)
-        return bound.run(feeds, store)
-
-    def bind(self, fed_shapes) -> "BoundProgram":
-        """The program for ``fed_shapes``: concrete types, the backend's bind-time passes
-        (e.g. folding what the shapes now answer), kernels, memory plan, generated runner."""
-        program = specialise(self.program, propagate(self.program, fed_shapes))
-        if self.bind_passes:
-            program = run_pipeline(program, self.bind_passes)
-        return BoundProgram(program, value_types(program), self.kernel_for)
-
-
 class BoundProgram:
     """One binding: the memory plan, its buffers, and the generated ``run(feeds, store)``."""
 
@@ -152,3 +128,35 @@ def _failure(steps, input_names, position, err, store, frame):
     wrapped._mg_wrapped = True
     wrapped.__cause__ = err
     return wrapped
+
+
+class Executable:
+    """A lowered program; ``run`` computes its fetches and commits its writes atomically."""
+
+    binding = BoundProgram
+    """What ``bind`` makes (a backend with its own run path subclasses it)."""
+
+    def __init__(self, program, kernel_for: Callable, bind_passes: tuple = ()):
+        self.program, self.kernel_for, self.bind_passes = program, kernel_for, bind_passes
+        self._bound: dict = {}
+
+    def run(self, feeds, store) -> list:
+        """Fetched values (``None`` for fetched ops); variable writes are committed."""
+        key = tuple([feed.shape for feed in feeds]) if feeds else ()
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = self.bind(key)
+        return bound.run(feeds, store)
+
+    def run_body(self, feeds, store) -> list:
+        """``run`` for a loop body or branch inside an outer run with the same store (the
+        results stay where the backend computed them)."""
+        return self.run(feeds, store)
+
+    def bind(self, fed_shapes) -> "BoundProgram":
+        """The program for ``fed_shapes``: concrete types, the backend's bind-time passes
+        (e.g. folding what the shapes now answer), kernels, memory plan, generated runner."""
+        program = specialise(self.program, propagate(self.program, fed_shapes))
+        if self.bind_passes:
+            program = run_pipeline(program, self.bind_passes)
+        return self.binding(program, value_types(program), self.kernel_for)

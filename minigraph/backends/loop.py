@@ -7,6 +7,10 @@ and backend, when the outer program is bound; ``Executable`` then binds it once 
 shapes. A step is one call of that bound runner on views of the loop's arrays, with the outer
 run's variable store and random streams: no graph work per step.
 
+The loop code is array-module generic: it allocates with ``np.*_like`` on the arrays it is
+given and combines them through NumPy calls, which CuPy arrays dispatch to CuPy -- so on the
+cupy backend a loop's buffers stay on the device and each step is a device binding's run.
+
 The forward loop keeps each fed-back output in one buffer ``[initial taps; step values]``, so
 the stacked output is a view of it and tap ``k`` at step ``t`` is row ``lags + t + k``. The
 backward loop walks the steps in reverse carrying, per fed-back output, the adjoints of the
@@ -81,18 +85,19 @@ def _run_scan(executable, body, arrays, go_backwards, n_steps, store, where) -> 
               for i, init in zip(recurrent, inits)}
     sources = _sources(body, seqs, states)
     sinks: list = [states.get(k) for k in range(len(body.fetches))]
+    like = next((a for a, _ in sources), captured[0] if captured else None)
     for t in range(n):
         feeds = [a[t + off, ...] for a, off in sources]  # ``...``: a 0-d step stays an array
         results = step(executable, feeds + captured, store, f"{where}, step {t}")
         if t == 0:
-            sinks = [s if s is not None else (np.empty((n,) + r.shape, r.dtype), 0)
+            sinks = [s if s is not None else (np.empty_like(r, shape=(n,) + r.shape), 0)
                      for s, r in zip(sinks, results)]
         for k, (r, (target, off)) in enumerate(zip(results, sinks)):
             if r.shape != target.shape[1:]:
                 raise _shape_error(where, t, k, r.shape, target.shape[1:], k in states)
             target[t + off] = r
     if n == 0:
-        sinks = _empty_sinks(executable, sources, captured, sinks)
+        sinks = _empty_sinks(executable, sources, captured, sinks, like)
     return tuple(target[off:] for target, off in sinks)
 
 
@@ -118,12 +123,12 @@ def _count_steps(seqs, seq_taps, limit, where) -> int:
 
 def _state_buffer(init, taps, flat, n, where, i) -> tuple:
     """``(buffer, lags)``: the initial taps followed by room for ``n`` step values."""
-    block = np.asarray(init)[None] if flat else np.asarray(init)
+    block = as_array(init)[None] if flat else as_array(init)
     lags = -taps[0]
     if block.shape[0] != lags:
         raise error(where, f"the initial value of output {i} (taps {list(taps)}) needs a "
                            f"leading dimension of {lags}, got shape {format_shape(block.shape)}")
-    buffer = np.empty((lags + n,) + block.shape[1:], block.dtype)
+    buffer = np.empty_like(block, shape=(lags + n,) + block.shape[1:])
     buffer[:lags] = block
     return buffer, lags
 
@@ -139,12 +144,22 @@ def _sources(body, seqs, states) -> list:
 def step(executable, feeds, store, where: str) -> list:
     """One call of a bound body; errors from inside name ``where`` (node and step)."""
     try:
-        return executable.run(feeds, store)
+        return executable.run_body(feeds, store)
     except Exception as err:
         raise _step_error(where, err) from err
 
 
-def _empty_sinks(executable, sources, captured, sinks) -> list:
+def as_array(value):
+    """``value`` as an array of its own module (host scalars become NumPy arrays)."""
+    return value if hasattr(value, "__array_function__") else np.asarray(value)
+
+
+def empty_like(like, shape, dtype):
+    """An empty array in the module of ``like`` (NumPy when there is none)."""
+    return np.empty(shape, dtype) if like is None else np.empty_like(like, dtype, shape=shape)
+
+
+def _empty_sinks(executable, sources, captured, sinks, like) -> list:
     """Zero-step outputs, their step shapes from the body's shape inference."""
     shapes = [a.shape[1:] for a, _ in sources] + [a.shape for a in captured]
     types = propagate(executable.program, shapes)
@@ -153,7 +168,7 @@ def _empty_sinks(executable, sources, captured, sinks) -> list:
         if sink is None:
             t = types[value]
             shape = (0,) if t.shape is None else (0,) + tuple(d or 0 for d in t.shape)
-            sink = (np.empty(shape, t.dtype), 0)
+            sink = (empty_like(like, shape, t.dtype), 0)
         out.append(sink)
     return out
 
@@ -192,7 +207,7 @@ def _run_grad(executable, grad, arrays, go_backwards, truncate, store, where) ->
 
 def _replayed_states(init, outputs, taps, flat) -> tuple:
     """``(buffer, lags)`` of a fed-back output as the forward loop had it."""
-    block = np.asarray(init)[None] if flat else np.asarray(init)
+    block = as_array(init)[None] if flat else as_array(init)
     return np.concatenate([block, outputs]), -taps[0]
 
 
@@ -203,7 +218,7 @@ def _gradient_sums(grad, seqs, captured) -> dict:
         if key[0] == "seq":
             sums.setdefault(("seq", key[1]), np.zeros_like(seqs[key[1]]))
         elif key[0] == "captured":
-            sums.setdefault(key, np.zeros(np.shape(captured[key[1]]), captured[key[1]].dtype))
+            sums.setdefault(key, np.zeros_like(as_array(captured[key[1]])))
     return sums
 
 
@@ -244,7 +259,7 @@ def _gradients(grad, sums, adjoints, inits, complete, go_backwards) -> tuple:
             out.append(c_contiguous(g[::-1]) if go_backwards else g)
         elif position < n_seq + len(recurrent):
             i = recurrent[position - n_seq]
-            init = np.asarray(inits[i])
+            init = as_array(inits[i])
             adjoint = adjoints[i] if complete else np.zeros_like(adjoints[i])
             out.append(adjoint[0] if body.flat[i] else adjoint.reshape(init.shape))
         else:

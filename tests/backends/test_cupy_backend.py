@@ -27,7 +27,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minigraph as mg
-from kernels.cupy.fusion_source import generate_cuda
 from kernels.cupy.nvcc import NvccError, compile_ptx, nvcc_path
 from minigraph import backends
 from minigraph.backends import DeviceUnavailableError, cupy_device, cupy_kernels
@@ -39,7 +38,7 @@ from minigraph.testing import assert_backends_agree
 from minigraph.testing.strategies import graphs, op_inputs, sampled_ops
 from minigraph.testing.tracing import trace
 
-from . import fake_cupy
+from .standin import fake_device
 
 GPU = cupy_device.unavailable_reason() is None
 needs_nvcc = pytest.mark.skipif(nvcc_path() is None, reason="nvcc is not installed")
@@ -275,28 +274,6 @@ def test_device_flags_parse():
 
 
 # -- the run path on a strict stand-in for CuPy ---------------------------------------------------
-
-
-@contextlib.contextmanager
-def fake_device(fused: str):
-    """Run the cupy backend on ``fake_cupy``, fused kernels by ``fused`` (see ``MODE``);
-    kernel modules are compiled afresh inside and after."""
-    saved, real = fake_cupy.MODE["fused"], cupy_kernels.generate_cuda
-    fake_cupy.MODE["fused"], cupy_kernels.generate_cuda = fused, _recording
-    cupy_kernels.CudaModule._MODULES.clear()
-    try:
-        with cupy_device.array_module(fake_cupy):
-            yield fake_cupy
-    finally:
-        fake_cupy.MODE["fused"], cupy_kernels.generate_cuda = saved, real
-        cupy_kernels.CudaModule._MODULES.clear()
-
-
-def _recording(dag, name=None):
-    """``generate_cuda``, remembering each source's ``CudaSource`` for the stand-in."""
-    cuda = generate_cuda(dag, name)
-    fake_cupy.FUSED[cuda.source] = cuda
-    return cuda
 
 
 @pytest.fixture

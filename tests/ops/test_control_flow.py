@@ -349,16 +349,16 @@ def test_while_loop_inside_cond_and_nested_loops():
 
 def test_bodies_compile_once_and_never_per_iteration(monkeypatch):
     counts = {"bind": 0, "compile": 0}
-    bound_init, compile_body = executable_mod.BoundProgram.__init__, loop_mod.compile_plan
+    bind, compile_body = executable_mod.Executable.bind, loop_mod.compile_plan
 
-    def counting_init(self, *args, **kwargs):
+    def counting_bind(self, *args, **kwargs):
         counts["bind"] += 1
-        bound_init(self, *args, **kwargs)
+        return bind(self, *args, **kwargs)
 
     def counting_compile(*args, **kwargs):
         counts["compile"] += 1
         return compile_body(*args, **kwargs)
-    monkeypatch.setattr(executable_mod.BoundProgram, "__init__", counting_init)
+    monkeypatch.setattr(executable_mod.Executable, "bind", counting_bind)
     monkeypatch.setattr(loop_mod, "compile_plan", counting_compile)
     x, n = mg.placeholder(mg.float64, [3]), mg.placeholder(mg.int32, [])
     _, y = mg.while_loop(lambda i, v: i < n, lambda i, v: (i + 1, mg.tanh(v) + 1.0),

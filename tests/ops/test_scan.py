@@ -384,16 +384,16 @@ def test_unused_sequence_tail_gets_zero_gradient():
 
 def test_body_is_compiled_once_and_never_per_step(monkeypatch):
     counts = {"bind": 0, "compile": 0}
-    bound_init, compile_body = executable_mod.BoundProgram.__init__, loop_mod.compile_plan
+    bind, compile_body = executable_mod.Executable.bind, loop_mod.compile_plan
 
-    def counting_init(self, *args, **kwargs):
+    def counting_bind(self, *args, **kwargs):
         counts["bind"] += 1
-        bound_init(self, *args, **kwargs)
+        return bind(self, *args, **kwargs)
 
     def counting_compile(*args, **kwargs):
         counts["compile"] += 1
         return compile_body(*args, **kwargs)
-    monkeypatch.setattr(executable_mod.BoundProgram, "__init__", counting_init)
+    monkeypatch.setattr(executable_mod.Executable, "bind", counting_bind)
     monkeypatch.setattr(loop_mod, "compile_plan", counting_compile)
     x, h0 = mg.placeholder(mg.float64, [None, 3]), mg.placeholder(mg.float64, [3])
     hs, _ = mg.scan(lambda x_t, h: mg.tanh(x_t + h), sequences=x, outputs_info=h0)
