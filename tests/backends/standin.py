@@ -29,3 +29,19 @@ def _recording(dag, name=None):
     cuda = generate_cuda(dag, name)
     fake_cupy.FUSED[cuda.source] = cuda
     return cuda
+
+
+def active() -> bool:
+    """Whether the cupy backend runs on the stand-in (``pytest --backend cupy-standin``)."""
+    return bool(cupy_device._OVERRIDE)
+
+
+if __name__ == "__main__":  # python -m tests.backends.standin SCRIPT ARGS: SCRIPT on the stand-in
+    import os
+    import runpy
+    import sys
+
+    sys.argv = sys.argv[1:]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))  # as python SCRIPT does
+    with fake_device(fused="reference"):
+        runpy.run_path(sys.argv[0], run_name="__main__")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import minigraph as mg
+from tests.backends import standin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,11 +20,13 @@ def require_examples_extra(*modules: str) -> None:
 
 
 def run_demo(name: str, out: Path, *args: str, timeout: float = 300) -> tuple[str, dict]:
-    """Run ``examples/<name>.py`` with ``--out out`` on the suite's backend (``--backend``);
-    return its stdout and the summary it wrote to ``out/summary.json``."""
+    """Run ``examples/<name>.py`` with ``--out out`` on the suite's backend (``--backend``;
+    ``cupy-standin``: through ``tests.backends.standin``); return its stdout and the summary it
+    wrote to ``out/summary.json``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     backend = getattr(mg.config, "backend", "numpy")
-    command = [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--out", str(out),
+    runner = ["-m", "tests.backends.standin"] if backend == "cupy" and standin.active() else []
+    command = [sys.executable, *runner, str(ROOT / "examples" / f"{name}.py"), "--out", str(out),
                "--backend", backend, *args]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
                           check=False)

@@ -8,16 +8,19 @@ from pathlib import Path
 import pytest
 
 import minigraph as mg
+from tests.backends import standin
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "examples" / "tf1_scripts"
 
 
 def run_script(name: str, *args: str) -> str:
-    """Run a script with ``--quick`` on the suite's backend; return its output."""
-    flags = f"backend={getattr(mg.config, 'backend', 'numpy')}"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MINIGRAPH_FLAGS=flags)
-    done = subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), "--quick", *args],
+    """Run a script with ``--quick`` on the suite's backend (``cupy-standin``: through
+    ``tests.backends.standin``); return its output."""
+    backend = getattr(mg.config, "backend", "numpy")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MINIGRAPH_FLAGS=f"backend={backend}")
+    runner = ["-m", "tests.backends.standin"] if backend == "cupy" and standin.active() else []
+    done = subprocess.run([sys.executable, *runner, str(SCRIPTS / f"{name}.py"), "--quick", *args],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
