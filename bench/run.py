@@ -45,7 +45,11 @@ def main(argv=None) -> int:
 
     backends = args.backend or available_backends()
     if set(backends) - set(available_backends()):
-        raise SystemExit(f"unknown backend in {backends}; available: {available_backends()}")
+        from minigraph.backends.cupy_device import unavailable_reason
+
+        why = f" (cupy: {unavailable_reason()})" if "cupy" in backends else ""
+        raise SystemExit(f"backend not available here in {backends}{why}; available: "
+                         f"{available_backends()}")
     _print_header(args, backends)
     results, failed = {}, False
     for key in args.only:

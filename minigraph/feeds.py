@@ -21,7 +21,7 @@ def convert_feed(tensor, value) -> np.ndarray:
 
 def c_contiguous(array: np.ndarray) -> np.ndarray:
     """``array`` itself if C-contiguous, else a C-contiguous copy (kernels index feeds so);
-    unlike ``np.ascontiguousarray`` it keeps 0-d arrays 0-d."""
+    unlike ``np.ascontiguousarray`` it keeps 0-d arrays 0-d and device arrays on their device."""
     return array if array.flags.c_contiguous else array.copy(order="C")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..feeds import c_contiguous
 from ..graph import fits_static, format_shape
 from ..ops.registry import get_op
-from .loop import compiled_body, empty_like, error, step
+from .loop import as_array, compiled_body, empty_like, error, step
 
 
 def control_flow_kernels(backend: str) -> dict:
@@ -39,9 +39,9 @@ def _cond_kernel(node, backend: str):
                 (compiled_body(true, backend), slice(1, split), "true"))
 
     def run(*arrays, store, **_):
-        pred, like = arrays[0], arrays[1] if len(arrays) > 1 else None
-        if np.ndim(pred) != 0:
-            raise error(where, f"pred must be a scalar, got shape {format_shape(np.shape(pred))}")
+        pred, like = as_array(arrays[0]), arrays[1] if len(arrays) > 1 else None
+        if pred.ndim != 0:
+            raise error(where, f"pred must be a scalar, got shape {format_shape(pred.shape)}")
         executable, part, label = branches[bool(pred)]
         feeds = [c_contiguous(a) for a in arrays[part]]
         results = step(executable, feeds, store, f"{where}, {label} branch")

@@ -8,14 +8,29 @@ Kernels are chosen from explicit lists, never by silent fallback:
 - ``KERNELS``: fused elementwise groups (generated CUDA), matmul (cuBLAS through
   ``cupy.matmul``, transposes as views), and the hand kernels -- softmax, log-softmax and the
   softmax cross-entropies (one row per warp or block), sum / mean / max / min / argmax /
-  argmin over a run of axes, gather and scatter-add (``atomicAdd``) along an axis, one-hot.
+  argmin over a run of axes, gather and scatter-add (``atomicAdd``) along an axis, one-hot;
+  conv2d and its backprops (im2col / col2im kernels + cuBLAS) and max / average pooling with
+  their gradients (``cupy_conv``).
   A hand kernel covers float32/float64 (indexing: bool and int32/64 too); other dtypes and
   layouts use the op's array kernel.
 - ``ARRAY_OPS``: ops whose NumPy reference runs on the device as written -- CuPy implements
   NumPy's dispatch protocols, so ``np.transpose(x)`` on a CuPy array runs CuPy's transpose
-  (movement, shape queries, variable assigns, and the reductions the hand kernels leave).
-- ``HOST_OPS``: ops that run on the host by design: random ops and candidate samplers (the
-  same seeded streams as the CPU backends), ``unique`` (its size is data-dependent),
+  (movement, shape queries, variable assigns, the reductions the hand kernels leave, scans,
+  diagonals, pads, determinants and inverses (cuSOLVER), top-k by CuPy's stable sort, masks,
+  ``subtensor_update`` and the last-axis scatter by ``add.at``). Such a reference creates
+  arrays only from its inputs (``np.zeros_like(x, shape=...)``, ``ops._like.arange_like``),
+  never with ``np.zeros`` / ``np.asarray``, so they land on the inputs' device.
+- device random ops (``cupy_random``): ``random_normal``, ``random_uniform``,
+  ``truncated_normal`` and ``multinomial`` run their references with a seeded
+  ``cupy.random.Generator`` (a seeded op repeats its stream in every new session, as on the
+  CPU, but CuPy's numbers are not NumPy's); never captured into a CUDA graph. Ops that read
+  device values to size their output (``fill`` / ``linspace`` with a size tensor,
+  ``sequence_mask`` without a static ``maxlen``) run on the device but are not captured.
+- ``unique`` runs on the device (CuPy's sort-based ``unique``), out of CUDA graphs: its size
+  is data-dependent, so CuPy reads it back.
+- ``HOST_OPS``: ops that run on the host by design: candidate samplers (the same seeded
+  streams as the CPU backends; their outputs are a few ids), ``range`` (its
+  bounds are read on the host to size it anyway, and its values are NumPy's),
   summaries (serialized protobufs). Inputs are copied to the host and results back.
 - any other op is refused when the program is lowered (``MissingKernelError`` names it),
   unless ``MINIGRAPH_FLAGS=host_ops=True`` opts in to running it like a ``HOST_OPS`` op, with
@@ -42,7 +57,9 @@ from ..errors import MinigraphError
 from ..ops.registry import get_op
 from .cupy_device import (CudaModule, DeviceKernel, array_kernel, device_kernel, host_kernel,
                           xp)
+from .cupy_conv import CONV_KERNELS
 from .cupy_hand import HAND_KERNELS
+from .cupy_random import DEVICE_RANDOM_OPS
 from .loop import loop_kernels
 
 
@@ -109,12 +126,37 @@ def _assign(node) -> Callable:
     return run
 
 
+def _uncaptured(node) -> Callable:
+    """The op's array kernel, kept out of CUDA graphs: a random draw (a replay would have to
+    advance the generator, which capture does not promise) or a read of device values on the
+    host (a synchronisation, which capture forbids)."""
+    run = array_kernel(node)
+    run.capturable = False
+    return run
+
+
+SIZE_INPUTS = {"fill": 1, "linspace": 2, "sequence_mask": 1}
+"""Position of an op's first input read on the host to size its output (when present)."""
+
+
+def _sized(node) -> Callable:
+    """An array kernel, captured unless the output size is read from a device input (or, for
+    ``sequence_mask`` without ``maxlen``, from the lengths)."""
+    reads = len(node.inputs) > SIZE_INPUTS[node.op] or (
+        node.op == "sequence_mask" and node.attrs["maxlen"] is None)
+    return _uncaptured(node) if reads else array_kernel(node)
+
+
 KERNELS: dict[str, Callable] = {
     "fused": _fused,
     "matmul": _matmul,
     "getitem": _getitem,
     "assign": _assign,
+    **{name: _uncaptured for name in DEVICE_RANDOM_OPS},
+    **{name: _sized for name in SIZE_INPUTS},
+    "unique": _uncaptured,
     **HAND_KERNELS,
+    **CONV_KERNELS,
     **loop_kernels("cupy"),
 }
 """Op name -> ``make(node)`` returning the node's kernel (see ``kernel.py``)."""
@@ -134,6 +176,10 @@ ARRAY_OPS = frozenset({
     "stop_gradient", "subtract", "tanh", "where", "zeros_like_value", "clip_by_value",
     # reductions and row ops in layouts or dtypes the hand kernels do not take
     "reduce_logsumexp", "reduce_prod", "take_along_last_axis",
+    # scans, diagonals, pads, linear algebra, rankings and scatters (device-safe references)
+    "cumsum", "cumprod", "prod_grad", "diag", "diag_part", "matrix_diag", "matrix_diag_part",
+    "matrix_set_diag", "matrix_determinant", "matrix_inverse", "pad", "pad_grad", "top_k",
+    "in_top_k", "scatter_along_last_axis", "subtensor_update",
     # state and plumbing
     "assign_add", "assign_sub", "group", "custom_gradient", "scan_step",
 })
@@ -141,9 +187,8 @@ ARRAY_OPS = frozenset({
 stand-in for CuPy that refuses implicit host conversion)."""
 
 HOST_OPS = frozenset({
-    "random_normal", "random_uniform", "truncated_normal", "multinomial",
-    "log_uniform_candidate_sampler", "uniform_candidate_sampler",
-    "fixed_unigram_candidate_sampler", "unique", "compute_accidental_hits",
+    "range", "log_uniform_candidate_sampler", "uniform_candidate_sampler",
+    "fixed_unigram_candidate_sampler", "compute_accidental_hits",
     "scalar_summary", "histogram_summary", "image_summary", "text_summary", "merge_summary",
     "scatter_add", "scatter_sub", "scatter_update",
 })

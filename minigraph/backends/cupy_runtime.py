@@ -27,6 +27,7 @@ import numpy as np
 
 from ..compiler.memory import plan_memory
 from ..compiler.shapes import concrete
+from ..feeds import c_contiguous
 from ..feeds import convert_feed as host_convert_feed
 from ..graph import fits_static, format_shape
 from ..ops.registry import get_op
@@ -78,12 +79,15 @@ class DeviceVariableStore(VariableStore):
 
     def commit_value(self, node, value) -> None:
         """Store a checked value (host values are copied in): into the current storage when
-        shape and dtype allow (kernels keep updating that array), else a private copy."""
-        value = _on_device(value)
+        shape and dtype allow (kernels keep updating that array), else a private copy. A
+        shared variable's value goes to its host container at once (a run commits only after
+        every step succeeded), so writes outside runs -- a checkpoint restore -- land too."""
         container = node.attrs.get("container")
         if container is not None:
-            self.shared[container] = xp().array(value, order="C")
+            super().commit_value(node, to_host(value))
+            self.shared.pop(container, None)  # a later read in this run copies it in again
             return
+        value = _on_device(value)
         current = self.values.get(node)
         if current is not None and current.shape == value.shape and current.dtype == value.dtype:
             xp().copyto(current, value)
@@ -97,6 +101,13 @@ class DeviceVariableStore(VariableStore):
             if container is not None and container in self.shared:
                 container.value = to_host(self.shared[container])
         self.shared.clear()
+
+    def rng(self, node):
+        """A random op's stream: a seeded device generator where the op draws on the device
+        (``cupy_random``; a ``HostStoreView``'s streams live with its host store)."""
+        from .cupy_random import device_rng
+
+        return device_rng(self, node)
 
 
 class _Uploads(dict):
@@ -113,14 +124,11 @@ class _Uploads(dict):
 
 class HostStoreView(DeviceVariableStore):
     """A host ``VariableStore`` seen from the device for one run: values copied in on first
-    read, written ones copied back by ``finish_run`` (random streams stay the host's)."""
+    read, written ones copied back by ``finish_run`` (random streams stay with the host store)."""
 
     def __init__(self, host: VariableStore):
         super().__init__()
         self.host, self.values = host, _Uploads(host)
-
-    def rng(self, node):
-        return self.host.rng(node)
 
     def finish_run(self, written) -> None:
         for node in written:
@@ -156,7 +164,7 @@ def _copy_into(target, value) -> None:
     if is_device_array(value):
         xp().copyto(target, value)
     else:
-        target.set(np.ascontiguousarray(value, dtype=target.dtype))
+        target.set(c_contiguous(np.asarray(value, dtype=target.dtype)))  # 0-d stays 0-d
 
 
 # -- executable and binding ------------------------------------------------------------------------
@@ -412,7 +420,7 @@ class StepGraph:
         pool, stream = cupy.cuda.MemoryPool(), cupy.cuda.Stream(non_blocking=True)
         try:
             with cupy.cuda.using_allocator(pool.malloc):
-                slots = [cupy.empty(np.shape(f), f.dtype) for f in feeds]
+                slots = [cupy.empty(f.shape, f.dtype) for f in feeds]
                 with stream:
                     stream.begin_capture()
                     try:

@@ -12,6 +12,8 @@ from ..graph import TensorType, format_shape
 from ..tensor import Tensor, convert_operands, convert_to_tensor
 from . import _shape_samples as samples
 from ._infer import broadcast_shapes
+from ..feeds import c_contiguous
+from ._like import arange_like
 from ._operands import (check_dims, dims_attr, fmt_dims, normalize_axis, plain_hint,
                         runtime_dims, scalar_hint, shape_operand)
 from .autodiff_ops import sum_to
@@ -99,7 +101,12 @@ def _infer_fill(types, shape):
     return TensorType(dims, value.dtype)
 
 
-defop("fill", _infer_fill, lambda value, *v, shape: np.full(runtime_dims(v, shape), value),
+def _fill_ref(value, *vector, shape):
+    """``np.full(dims, value)``, built from the value array (so it stays on its device)."""
+    return np.broadcast_to(value, runtime_dims(vector, shape)).copy()
+
+
+defop("fill", _infer_fill, _fill_ref,
       kind="movement", vjp=lambda n, d: [sum_to(d[0], n.inputs[0])] + [None] * (len(n.inputs) - 1),
       sample=samples.fill_inputs(), grad_inputs=(0,))
 
@@ -152,13 +159,13 @@ def _linspace_ref(start, stop, *num_value, num, axis):
         raise InvalidArgumentError(f"linspace: num must be non-negative, got {n}")
     start, stop = np.broadcast_arrays(start, stop)
     delta = (stop - start) / start.dtype.type(max(n - 1, 1))
-    steps = np.arange(n, dtype=start.dtype).reshape((n,) + (1,) * start.ndim)
+    steps = arange_like(start, n, start.dtype).reshape((n,) + (1,) * start.ndim)
     out = start + delta * steps
     if n:
         out[0] = start
     if n > 1:
         out[-1] = stop
-    return np.ascontiguousarray(np.moveaxis(out, 0, axis))
+    return c_contiguous(np.moveaxis(out, 0, axis))
 
 
 def _linspace_vjp(node, dys):

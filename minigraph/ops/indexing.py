@@ -15,6 +15,7 @@ from ..graph import TensorType, format_shape
 from ..tensor import Tensor, convert_to_tensor
 from . import _shape_samples as samples
 from ._infer import broadcast_shapes
+from ._like import arange_like
 from ._operands import normalize_axis
 from .elementwise import cast
 from .registry import InferError, apply_op, defop
@@ -303,9 +304,9 @@ def _pad_grad_ref(dy, paddings, mode):
         return dy.copy()
     if mode == "CONSTANT":
         return dy[tuple(slice(b, d - a) for (b, a), d in zip(paddings, dy.shape))]
-    sources = [np.pad(np.arange(d - b - a), (b, a), mode=mode.lower())
+    sources = [np.pad(arange_like(dy, d - b - a), (b, a), mode=mode.lower())
                for (b, a), d in zip(paddings, dy.shape)]
-    out = np.zeros(tuple(d - b - a for (b, a), d in zip(paddings, dy.shape)), dy.dtype)
+    out = np.zeros_like(dy, shape=tuple(d - b - a for (b, a), d in zip(paddings, dy.shape)))
     np.add.at(out, np.ix_(*sources), dy)
     return out
 

@@ -17,6 +17,7 @@ from ..graph import TensorType, format_shape
 from ..tensor import Tensor, convert_operands, convert_to_tensor
 from . import _samples
 from ._infer import broadcast_shapes
+from ..feeds import c_contiguous
 from .elementwise import multiply, zeros_like_value
 from .registry import InferError, apply_op, defop
 
@@ -252,7 +253,7 @@ def _inverse_ref(x, adjoint):
         inverse = np.linalg.inv(x)
     except np.linalg.LinAlgError:
         raise InvalidArgumentError("matrix_inverse: input is not invertible") from None
-    return np.ascontiguousarray(np.swapaxes(inverse, -1, -2) if adjoint else inverse)
+    return c_contiguous(np.swapaxes(inverse, -1, -2) if adjoint else inverse)
 
 
 def _det_vjp(node, dys):
@@ -283,8 +284,14 @@ def _square_sample(with_adjoint):
     return sample
 
 
-defop("matrix_determinant", _infer_det,
-      lambda x: np.asarray(np.linalg.det(x), dtype=x.dtype), vjp=_det_vjp, kind="linalg",
+def _det_ref(x):
+    """Determinants as an array of the batch shape (NumPy gives a scalar for one matrix)."""
+    batch = math.prod(x.shape[:-2])
+    det = np.linalg.det(x.reshape((batch,) + x.shape[-2:]))
+    return det.reshape(x.shape[:-2]).astype(x.dtype, copy=False)
+
+
+defop("matrix_determinant", _infer_det, _det_ref, vjp=_det_vjp, kind="linalg",
       sample=_square_sample(False), doc="determinants of a batch of square matrices")
 defop("matrix_inverse", _infer_square, _inverse_ref, vjp=_inverse_vjp, kind="linalg",
       sample=_square_sample(True),
@@ -300,10 +307,18 @@ def _infer_diag(types):
     return TensorType(None if t.shape is None else t.shape * 2, t.dtype)
 
 
+def _diagonals(out):
+    """A writable view of the main diagonals of the last two axes of C-contiguous ``out``
+    (a strided slice of each flattened matrix, so no index arrays are built)."""
+    rows, cols = out.shape[-2:]
+    flat = out.reshape(out.shape[:-2] + (rows * cols,))
+    return flat[..., :min(rows, cols) * (cols + 1):cols + 1]
+
+
 def _diag_ref(d):
     n = d.size
-    out = np.zeros((n, n), d.dtype)
-    out[np.arange(n), np.arange(n)] = d.ravel()
+    out = np.zeros_like(d, order="C", shape=(n, n))
+    _diagonals(out)[...] = d.ravel()
     return out.reshape(d.shape * 2)
 
 
@@ -338,9 +353,8 @@ def _infer_matrix_diag(types):
 
 
 def _matrix_diag_ref(d):
-    n = d.shape[-1]
-    out = np.zeros(d.shape + (n,), d.dtype)
-    out[..., np.arange(n), np.arange(n)] = d
+    out = np.zeros_like(d, order="C", shape=d.shape + d.shape[-1:])
+    _diagonals(out)[...] = d
     return out
 
 
@@ -375,8 +389,8 @@ def _matrix_set_diag_ref(x, d):
     if d.shape != x.shape[:-2] + (n,):
         raise InvalidArgumentError(f"matrix_set_diag: diagonal of shape {format_shape(d.shape)} "
                                    f"does not fit input of shape {format_shape(x.shape)}")
-    out = x.copy()
-    out[..., np.arange(n), np.arange(n)] = d
+    out = x.copy(order="C")
+    _diagonals(out)[...] = d
     return out
 
 

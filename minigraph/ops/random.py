@@ -77,15 +77,13 @@ def _multinomial_ref(logits, num_samples, dtype, seed, rng):
     if classes == 0:
         raise InvalidArgumentError("multinomial: logits must have at least one class")
     finite = np.isfinite(logits)
-    top = np.max(logits, axis=1, keepdims=True, initial=-np.inf, where=finite)
+    top = np.max(np.where(finite, logits, -np.inf), axis=1, keepdims=True)
     with np.errstate(invalid="ignore", over="ignore"):
         weights = np.where(finite, np.exp(logits.astype(np.float64) - top), 0.0)
     cdf = np.cumsum(weights, axis=1)
     targets = rng.random((batch, num_samples)) * cdf[:, -1:]
-    out = np.empty((batch, num_samples), dtype)
-    for row in range(batch):
-        out[row] = np.searchsorted(cdf[row], targets[row], side="right")
-    return out
+    # a row's search (side="right") is the count of its CDF entries <= the target
+    return np.sum(cdf[:, None, :] <= targets[:, :, None], axis=2).astype(dtype)
 
 
 # -- shape/dtype rules ---------------------------------------------------------------------------

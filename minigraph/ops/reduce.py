@@ -20,6 +20,7 @@ from ..tensor import Tensor, convert_to_tensor
 from ..testing.domains import NONZERO, REAL
 from . import _samples
 from ._infer import normalize_axes, require_float
+from ..feeds import c_contiguous
 from .autodiff_ops import broadcast_like
 from .elementwise import cast, equal, exp, ones_like_value, where, zeros_like_value
 from .registry import InferError, apply_op, defop
@@ -145,11 +146,11 @@ def _exclusive_products(x, axis):
     if group == 0:
         return np.ones_like(x)
     flat = moved.reshape(moved.shape[:len(kept)] + (group,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    ones = np.ones_like(flat, shape=flat.shape[:-1] + (1,))
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     result = (left * right).reshape(moved.shape)
-    return np.transpose(result, np.argsort(kept + list(axes)))
+    return np.transpose(result, tuple(int(a) for a in np.argsort(kept + list(axes))))
 
 
 # -- gradients --------------------------------------------------------------------------------
@@ -307,10 +308,10 @@ def _scan_ref(accumulate, identity):
         moved = moved[..., ::-1] if reverse else moved
         out = accumulate(moved, axis=-1, dtype=x.dtype)
         if exclusive and out.shape[-1]:
-            first = np.full(out.shape[:-1] + (1,), identity, x.dtype)
+            first = np.full_like(out, identity, shape=out.shape[:-1] + (1,))
             out = np.concatenate([first, out[..., :-1]], axis=-1)
         out = out[..., ::-1] if reverse else out
-        return np.ascontiguousarray(np.moveaxis(out, -1, axis))
+        return c_contiguous(np.moveaxis(out, -1, axis))
     return ref
 
 

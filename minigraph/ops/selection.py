@@ -18,6 +18,7 @@ from ..graph import TensorType, format_shape
 from ..tensor import Tensor, convert_to_tensor
 from . import _samples
 from ._infer import require_float
+from ._like import arange_like
 from ._operands import scalar_hint
 from .registry import InferError, apply_op, defop
 
@@ -41,10 +42,10 @@ def _sequence_mask_ref(lengths, *maxlen_value, maxlen, dtype):
     if maxlen_value:
         maxlen = int(maxlen_value[0])
     elif maxlen is None:
-        maxlen = int(max(np.max(lengths, initial=0), 0))
+        maxlen = max(int(np.max(lengths)), 0) if lengths.size else 0
     if maxlen < 0:
         raise InvalidArgumentError(f"sequence_mask: maxlen must be non-negative, got {maxlen}")
-    return (np.arange(maxlen) < lengths[..., None]).astype(dtype)
+    return (arange_like(lengths, maxlen) < lengths[..., None]).astype(dtype)
 
 
 def _infer_top_k(types, k, sorted):
@@ -96,9 +97,13 @@ def _infer_scatter_along(types):
 
 
 def _scatter_along_ref(updates, like, indices):
+    """Zeros like ``like`` plus ``updates`` added at ``indices`` of the last axis (repeats
+    accumulate); the row ids of the other axes are built beside ``indices`` (on its device)."""
     out = np.zeros_like(like)
-    rows = np.indices(indices.shape[:-1], sparse=True)
-    np.add.at(out, (*(r[..., None] for r in rows), indices), updates)
+    lead = indices.shape[:-1]
+    rows = [arange_like(indices, d).reshape(tuple(d if j == i else 1 for j in range(len(lead)))
+                                            + (1,)) for i, d in enumerate(lead)]
+    np.add.at(out, (*rows, indices), updates)
     return out
 
 
@@ -128,8 +133,8 @@ def _in_top_k_ref(predictions, targets, k):
     valid = (targets >= 0) & (targets < classes)
     if not classes:
         return valid
-    score = predictions[np.arange(batch), np.where(valid, targets, 0)]
-    higher = np.sum(predictions > score[:, None], axis=1)
+    score = np.take_along_axis(predictions, np.where(valid, targets, 0)[:, None], axis=1)
+    higher = np.sum(predictions > score, axis=1)
     return valid & np.all(np.isfinite(predictions), axis=1) & (higher < k)
 
 

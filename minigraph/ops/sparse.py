@@ -24,9 +24,8 @@ def _infer_unique(types, out_idx):
 def _unique_ref(x, out_idx):
     """Unique values in order of first occurrence (TF's order) and each entry's position."""
     values, first, inverse = np.unique(x, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
+    order = np.argsort(first)  # first positions are distinct: no ties to keep stable
+    rank = np.argsort(order)  # the inverse permutation (device-safe: no host arange)
     return values[order], rank[inverse.reshape(-1)].astype(out_idx)
 
 

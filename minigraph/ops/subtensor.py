@@ -52,14 +52,21 @@ def check_fits(value, region) -> None:
 # -- reference ----------------------------------------------------------------------------------
 
 
+def _region_shape(shape, key) -> tuple:
+    """The shape of ``x[key]`` for an ``x`` of ``shape``, from the index arrays' shapes (so
+    device index arrays are never read on the host)."""
+    host = tuple(np.zeros(k.shape, np.intp) if hasattr(k, "shape") else k for k in key)
+    return np.broadcast_to(np.int8(0), shape)[host].shape
+
+
 def _update_ref(a, y, *indices, spec, mode):
     out = a.copy()
     key = numpy_key(spec, indices)
-    region = np.broadcast_to(np.int8(0), a.shape)[key].shape
+    region = _region_shape(a.shape, key)
     check_fits(y.shape, region)
     if mode == "set":
         out[key] = y
-    elif any(isinstance(k, np.ndarray) for k in key):
+    elif any(hasattr(k, "shape") for k in key):
         # Broadcast first: NumPy 2.4's ufunc.at misreads values of lower rank than the region.
         np.add.at(out, key, np.broadcast_to(y, region))
     else:

@@ -37,6 +37,60 @@ _HOST_SEQUENCES = {np.split, np.array_split, np.tile, np.pad, np.reshape, np.bro
 repeats, paddings) as host sequences, so a NumPy array is fine there."""
 
 
+CUPY_FUNCTIONS = frozenset({
+    # creation from arrays, copies, layout
+    "copy", "copyto", "empty_like", "zeros_like", "ones_like", "full_like", "ix_", "indices",
+    "diag", "diagonal", "tril", "triu",
+    # shape manipulation and joining
+    "reshape", "ravel", "transpose", "swapaxes", "moveaxis", "rollaxis", "expand_dims", "squeeze",
+    "broadcast_to", "broadcast_arrays", "atleast_1d", "atleast_2d", "concatenate", "stack",
+    "vstack", "hstack", "split", "array_split", "tile", "repeat", "flip", "roll", "pad",
+    # indexing, selection, sorting
+    "take", "take_along_axis", "where", "nonzero", "argwhere", "searchsorted", "argsort", "sort",
+    "unique", "clip",
+    # reductions and scans
+    "sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "all",
+    "any", "count_nonzero", "cumsum", "cumprod", "diff", "around", "round", "isclose",
+    # linear algebra
+    "dot", "matmul", "tensordot", "einsum", "linalg.det", "linalg.inv", "linalg.solve",
+    "linalg.norm",
+})
+"""NumPy functions ``cupy`` implements under the same name, with NumPy's arguments (those the
+device references use were checked against CuPy 13's API reference): ``FakeArray``'s
+``__array_function__`` refuses every other one. ``np.asarray`` / ``np.array`` /
+``np.ascontiguousarray`` never dispatch: on a device array they convert to the host, which
+``FakeArray`` refuses as CuPy does."""
+
+CUPY_UFUNCS = frozenset({
+    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "negative",
+    "positive", "power", "float_power", "remainder", "mod", "fmod", "divmod", "absolute", "fabs",
+    "rint", "sign", "heaviside", "exp", "exp2", "log", "log2", "log10", "expm1", "log1p",
+    "logaddexp", "logaddexp2", "sqrt", "square", "cbrt", "reciprocal", "sin", "cos", "tan",
+    "arcsin", "arccos", "arctan", "arctan2", "hypot", "sinh", "cosh", "tanh", "arcsinh",
+    "arccosh", "arctanh", "deg2rad", "rad2deg", "degrees", "radians", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift", "greater",
+    "greater_equal", "less", "less_equal", "not_equal", "equal", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "maximum", "minimum", "fmax", "fmin", "isfinite", "isinf",
+    "isnan", "signbit", "copysign", "nextafter", "modf", "ldexp", "frexp", "floor", "ceil",
+    "trunc", "conjugate", "gcd", "lcm", "matmul",
+})
+"""NumPy ufuncs with a CuPy ufunc of the same name (``__call__``)."""
+
+UFUNC_METHODS = {
+    "at": frozenset({"add", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"}),
+    "reduce": frozenset({"add", "multiply"}),
+    "accumulate": frozenset({"add", "multiply"}),
+    "outer": frozenset({"add", "multiply"}),
+}
+"""Ufunc methods CuPy has "for selected ufuncs" (``ufunc.at``: those with an atomic scatter;
+NumPy dispatches ``np.add.at`` on CuPy arrays to ``cupy.add.at`` since CuPy 12.1)."""
+
+
+def _qualified(func) -> str:
+    """``linalg.det`` for ``numpy.linalg.det``, ``transpose`` for ``numpy.transpose``."""
+    return ".".join(func.__module__.split(".")[1:] + [func.__name__])
+
+
 def _unwrap(x, index: bool = False):
     if isinstance(x, FakeArray):
         return x._data
@@ -99,9 +153,17 @@ class FakeArray(NDArrayOperatorsMixin):
                         "`.get()` to construct a NumPy array explicitly.")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        name = ufunc.__name__
+        if name not in CUPY_UFUNCS or (method != "__call__"
+                                       and name not in UFUNC_METHODS.get(method, ())):
+            raise TypeError(f"CuPy has no numpy.{name}" + (
+                "" if method == "__call__" else f".{method}"))
         return _device(getattr(ufunc, method), inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        if _qualified(func) not in CUPY_FUNCTIONS:
+            raise TypeError(f"CuPy has no numpy.{_qualified(func)} (the stand-in refuses "
+                            "NumPy functions CuPy does not implement)")
         return _device(func, args, kwargs, index=func in _HOST_SEQUENCES)
 
     def get(self, stream=None) -> np.ndarray:
@@ -163,6 +225,8 @@ class FakeArray(NDArrayOperatorsMixin):
         return _Flat(self)
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # e.g. __array_interface__: NumPy would read the host data
+            raise AttributeError(f"FakeArray has no attribute {name!r} (a CuPy array neither)")
         attribute = getattr(self._data, name)
         if not callable(attribute):
             return _wrap(attribute)
@@ -241,6 +305,44 @@ add, subtract = _Ufunc(np.add), _Ufunc(np.subtract)
 ndarray = FakeArray
 
 
+# -- random numbers ---------------------------------------------------------------------------
+
+
+class Generator:
+    """``cupy.random.Generator`` on NumPy's generator: CuPy's methods and arguments, results
+    as device arrays (0-d for one value, as CuPy). A draw while capturing is refused: whether
+    a CUDA-graph replay draws fresh numbers is not something the stand-in can vouch for."""
+
+    def __init__(self, seed=None):
+        self._numpy = np.random.default_rng(seed)
+
+    def _draw(self, method: str, *args, dtype=None, **kwargs) -> FakeArray:
+        _sync(f"random.Generator.{method} (the stand-in does not record random draws)")
+        values = np.asarray(getattr(self._numpy, method)(*args, **kwargs))
+        return FakeArray(values if dtype is None else values.astype(dtype, copy=False))
+
+    def random(self, size=None, dtype=np.float64, out=None) -> FakeArray:
+        assert out is None, "the stand-in does not draw into out="
+        return self._draw("random", size, dtype=np.dtype(dtype))
+
+    def standard_normal(self, size=None, dtype=np.float64, out=None) -> FakeArray:
+        assert out is None, "the stand-in does not draw into out="
+        return self._draw("standard_normal", size, dtype=np.dtype(dtype))
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False) -> FakeArray:
+        return self._draw("integers", low, high, size, dtype=np.dtype(dtype), endpoint=endpoint)
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float64) -> FakeArray:
+        return self._draw("uniform", low, high, size).astype(dtype)
+
+
+def default_rng(seed=None) -> Generator:
+    return Generator(seed)
+
+
+random = SimpleNamespace(default_rng=default_rng, Generator=Generator)
+
+
 # -- kernels ----------------------------------------------------------------------------------
 
 
@@ -267,7 +369,11 @@ class RawKernel:
         _device(lambda *data: self._emulate(tuple(grid), tuple(block), data), args)
 
     def _emulate(self, grid, block, data) -> None:
-        if self.name.startswith("mg_"):
+        if self.name.startswith(("mg_conv_", "mg_pool_")):  # their CUDA, built for the host
+            from kernels.cupy.conv_harness import host_launch
+
+            host_launch(self.code, self.name, grid, block, data)
+        elif self.name.startswith("mg_"):
             _hand(self.name, block, data)
         else:
             _fused(self.code, self.name, grid, block, data)
