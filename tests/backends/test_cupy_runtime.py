@@ -36,3 +36,21 @@ def test_shared_variables_written_outside_a_run_land_in_their_container(fake_gpu
     sess.store.commit_value(shared.node, np.full(3, 7.0))
     np.testing.assert_array_equal(shared.get_value(), np.full(3, 7.0))
     np.testing.assert_array_equal(sess.run(shared * 2.0), np.full(3, 14.0))
+
+
+def test_a_replayed_training_step_allocates_no_device_memory(fake_gpu, monkeypatch):
+    from .test_cupy_backend import mlp_graph
+
+    fetches, feeds, _ = mlp_graph(np.float32, batch=16)
+    created = []
+    init = fake_gpu.FakeArray.__init__
+    monkeypatch.setattr(fake_gpu.FakeArray, "__init__",
+                        lambda self, data: (created.append(data.shape), init(self, data))[1])
+    with mg.Session(backend="cupy") as sess:
+        sess.run(mg.global_variables_initializer())
+        for _ in range(3):  # eager warm-up runs, then the capture
+            sess.run(fetches, feeds)
+        graphs, created[:] = fake_gpu.LAUNCHES["graphs"], []
+        for _ in range(3):
+            sess.run(fetches, feeds)
+    assert fake_gpu.LAUNCHES["graphs"] - graphs == 3 and created == []
