@@ -4,6 +4,8 @@ Inputs and states may be nests of tuples (an LSTM's ``LSTMStateTuple``, a ``Mult
 tuple of those); they travel through ``scan`` flattened, one ``outputs_info`` entry per state
 tensor, and are rebuilt for each cell call. With ``sequence_length``, outputs past a sequence's
 length are zeros and its state is copied through, so the final state is the one at its length.
+As in TF1, ``dynamic_rnn`` opens the variable scope ``scope or 'rnn'`` (a cell's variables are
+``rnn/<cell>/kernel``...) and the bidirectional one ``bidirectional_rnn/fw`` and ``.../bw``.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ..ops.elementwise import cast, less, where
 from ..ops.indexing import gather
 from ..ops.shape import expand_dims, reshape, transpose
 from ..tensor import Tensor, convert_to_tensor
+from ..variable_scope import variable_scope
 from .rnn_cell import flatten, map_structure, pack_sequence_as
 
 
@@ -85,7 +88,7 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
     nest of such; ``outputs`` has the same major-ness. ``parallel_iterations`` and
     ``swap_memory`` are accepted for TF1 compatibility and have no effect.
     """
-    with name_scope(scope, "rnn"):
+    with variable_scope(scope or "rnn"):
         flat_inputs = [convert_to_tensor(x) for x in flatten(inputs)]
         _check_inputs(flat_inputs)
         if not time_major:
@@ -158,18 +161,20 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None,
     back, so both outputs are aligned with ``inputs``.
     """
     time_axis, batch_axis = (0, 1) if time_major else (1, 0)
-    with name_scope(scope, "bidirectional_rnn"):
-        output_fw, state_fw = dynamic_rnn(cell_fw, inputs, sequence_length, initial_state_fw,
-                                          dtype, time_major=time_major, scope="fw")
-        with name_scope("bw") as bw_scope:
-            def flip(nest):
-                return map_structure(
-                    lambda x: _reverse(convert_to_tensor(x), sequence_length, time_axis,
-                                       batch_axis), nest)
+
+    def flip(nest):
+        return map_structure(lambda x: _reverse(convert_to_tensor(x), sequence_length, time_axis,
+                                                batch_axis), nest)
+
+    with variable_scope(scope or "bidirectional_rnn"):
+        with variable_scope("fw") as fw_scope:
+            output_fw, state_fw = dynamic_rnn(cell_fw, inputs, sequence_length, initial_state_fw,
+                                              dtype, time_major=time_major, scope=fw_scope)
+        with variable_scope("bw") as bw_scope:
             reversed_output, state_bw = dynamic_rnn(cell_bw, flip(inputs), sequence_length,
                                                     initial_state_bw, dtype,
                                                     time_major=time_major, scope=bw_scope)
-            output_bw = flip(reversed_output)
+    output_bw = flip(reversed_output)
     return (output_fw, output_bw), (state_fw, state_bw)
 
 

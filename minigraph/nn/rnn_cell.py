@@ -1,7 +1,10 @@
 """TF1's ``tf.nn.rnn_cell``: basic RNN, LSTM and GRU cells and their stacks, over public ops.
 
-A cell creates its variables on its first call, when the input depth is known, and every later
-call reuses them (unrolled in a Python loop or inside ``scan``). The step math is kept in pure
+A cell creates its variables with ``get_variable`` on its first call, when the input depth is
+known, in the variable scope ``scope or <its name>`` (``basic_lstm_cell``, ``basic_lstm_cell_1``
+... when unnamed) opened below the caller's, with its ``reuse``; every later call reuses them
+(unrolled in a Python loop or inside ``scan``). As in TF1, a new cell built in a reusing scope
+shares the variables of an earlier cell with the same scope path. The step math is kept in pure
 functions of (inputs, state, weights): ``basic_rnn_step``, ``lstm_step`` and ``gru_step``.
 Variable layout and formulas follow TF1's ``rnn_cell_impl``: one kernel over
 ``concat([inputs, h], 1)`` of shape ``[input_depth + num_units, k * num_units]``.
@@ -9,20 +12,18 @@ Variable layout and formulas follow TF1's ``rnn_cell_impl``: one kernel over
 from __future__ import annotations
 
 import collections
-import math
 import re
-
-import numpy as np
 
 from .. import dtypes
 from ..graph import name_scope
+from ..initializers import Constant, Zeros
 from ..ops import elementwise
 from ..ops.creation import zeros
 from ..ops.elementwise import clip_by_value, sigmoid, tanh
 from ..ops.linalg import matmul
-from ..ops.random import random_uniform
 from ..ops.shape import concat, split
 from ..tensor import Tensor, convert_to_tensor
+from ..variable_scope import VariableScope, get_variable, variable_scope
 from ..variables import Variable
 
 # -- nested structures (tuples, namedtuples and lists of tensors) ---------------------------------
@@ -113,29 +114,7 @@ def gru_step(inputs, h, gate_kernel, gate_bias, candidate_kernel, candidate_bias
 
 # -- initializers ---------------------------------------------------------------------------------
 
-
-def glorot_uniform(shape, dtype) -> Tensor:
-    """TF1's default variable initializer: ``U(-l, l)``, ``l = sqrt(6 / (fan_in + fan_out))``."""
-    fan_in, fan_out = (shape[0], shape[0]) if len(shape) == 1 else (shape[-2], shape[-1])
-    limit = math.sqrt(3.0 / max(1.0, (fan_in + fan_out) / 2.0))
-    return random_uniform(list(shape), -limit, limit, dtype=dtype)
-
-
-def _initial_value(initializer, shape, dtype):
-    """A variable's initial value: glorot-uniform by default, else ``initializer(shape, dtype)``."""
-    if initializer is None:
-        return glorot_uniform(shape, dtype)
-    if not callable(initializer):
-        raise TypeError(f"an initializer must be callable as initializer(shape, dtype=...), got "
-                        f"{initializer!r}")
-    return initializer(list(shape), dtype=dtype)
-
-
-def constant_initializer(value):
-    """An initializer filling with ``value`` (TF1's ``tf.constant_initializer`` for scalars)."""
-    def initializer(shape, dtype=dtypes.float32):
-        return np.full(shape, value, dtype=dtypes.as_dtype(dtype))
-    return initializer
+constant_initializer = Constant  # TF1's ``tf.constant_initializer`` (cells' bias defaults)
 
 
 def _activation(activation):
@@ -169,7 +148,8 @@ class RNNCell:
     """Abstract TF1 RNN cell: ``output, new_state = cell(inputs, state)``.
 
     Subclasses give ``state_size``, ``output_size``, ``call(inputs, state)`` and, when they own
-    variables, ``build(input_depth)`` (which runs once, inside the cell's name scope).
+    variables, ``build(input_depth)`` (which runs once, inside the cell's variable scope, making
+    them with ``add_variable``).
     """
 
     def __init__(self, trainable=True, name=None, dtype=None, reuse=None):
@@ -177,9 +157,15 @@ class RNNCell:
         self.dtype = None if dtype is None else dtypes.as_dtype(dtype)
         self.trainable = trainable
         self.built = False
-        self._reuse = reuse  # variables are always reused: a cell owns them after its first call
+        self._reuse = reuse
+        self._scope: VariableScope | None = None  # set on the first call, as TF1's Layer does
         self._own_variables: list = []
         self._input_depth = None
+
+    @property
+    def scope_name(self):
+        """The cell's variable scope name (known after its first call)."""
+        return None if self._scope is None else self._scope.name
 
     @property
     def state_size(self):
@@ -196,15 +182,33 @@ class RNNCell:
         """Create the cell's variables (none by default)."""
 
     def __call__(self, inputs, state, scope=None):
-        """Run one step; the first call creates the variables, later calls reuse them."""
+        """Run one step; the first call creates the variables, later calls reuse them.
+
+        ``scope`` (a name or ``VariableScope``) names the cell's variable scope on the first
+        call; later calls always use the scope captured then, reusing its variables.
+        """
         inputs = map_structure(convert_to_tensor, inputs)
         state = map_structure(convert_to_tensor, state)
-        with name_scope(scope if isinstance(scope, str) else None, self.name):
-            if not self.built:
-                self._build_for(inputs)
-            elif self._input_depth is not None:
-                self._check_depth(inputs)
-            return self.call(inputs, state)
+        if self._scope is None:
+            self._scope = self._capture_scope(scope)
+        reuse = True if self.built else self._reuse
+        with variable_scope(self._scope, reuse=reuse, auxiliary_name_scope=False):
+            with name_scope(self._scope.original_name_scope):
+                if not self.built:
+                    self._build_for(inputs)
+                elif self._input_depth is not None:
+                    self._check_depth(inputs)
+                return self.call(inputs, state)
+
+    def _capture_scope(self, scope) -> VariableScope:
+        """TF1's ``Layer._set_scope``: a reusing cell takes ``scope or name`` as is, any other
+        one a fresh ``name``/``name_1``... unless ``scope`` is given."""
+        if self._reuse:
+            opened = variable_scope(scope if scope is not None else self.name)
+        else:
+            opened = variable_scope(scope, default_name=self.name)
+        with opened as captured:
+            return captured
 
     def _build_for(self, inputs) -> None:
         if isinstance(inputs, Tensor) and type(self).build is not RNNCell.build:
@@ -232,9 +236,10 @@ class RNNCell:
                              f"{self._input_depth} and now gets depth {depth}")
 
     def add_variable(self, name, shape, initializer=None) -> Variable:
-        """A variable of this cell (in its name scope), initialised as TF1's ``get_variable``."""
-        value = _initial_value(initializer, shape, self.dtype)
-        var = Variable(value, name=name, dtype=self.dtype, trainable=self.trainable)
+        """``get_variable(name)`` in the cell's variable scope, kept as one of its variables
+        (``initializer=None`` takes the scope's initializer, else glorot-uniform)."""
+        var = get_variable(name, shape, self.dtype, initializer=initializer,
+                           trainable=self.trainable)
         self._own_variables.append(var)
         return var
 
@@ -280,7 +285,7 @@ class BasicRNNCell(RNNCell):
     def build(self, input_depth):
         n = self._num_units
         self._kernel = self.add_variable("kernel", [input_depth + n, n])
-        self._bias = self.add_variable("bias", [n], constant_initializer(0.0))
+        self._bias = self.add_variable("bias", [n], Zeros())
 
     def call(self, inputs, state):
         _check_float([inputs, state])
@@ -311,7 +316,7 @@ class BasicLSTMCell(RNNCell):
     def build(self, input_depth):
         n = self._num_units
         self._kernel = self.add_variable("kernel", [input_depth + n, 4 * n])
-        self._bias = self.add_variable("bias", [4 * n], constant_initializer(0.0))
+        self._bias = self.add_variable("bias", [4 * n], Zeros())
 
     def call(self, inputs, state):
         _check_float([inputs, state])
@@ -356,7 +361,7 @@ class LSTMCell(RNNCell):
     def build(self, input_depth):
         n, init = self._num_units, self._initializer
         self._kernel = self.add_variable("kernel", [input_depth + self.output_size, 4 * n], init)
-        self._bias = self.add_variable("bias", [4 * n], constant_initializer(0.0))
+        self._bias = self.add_variable("bias", [4 * n], Zeros())
         self._peepholes = None
         if self._use_peepholes:
             self._peepholes = tuple(self.add_variable(f"w_{g}_diag", [n], init) for g in "fio")
@@ -406,7 +411,7 @@ class GRUCell(RNNCell):
         self._candidate_kernel = self.add_variable("candidate/kernel", [input_depth + n, n],
                                                    kernel_init)
         self._candidate_bias = self.add_variable("candidate/bias", [n],
-                                                 bias_init or constant_initializer(0.0))
+                                                 bias_init or Zeros())
 
     def call(self, inputs, state):
         _check_float([inputs, state])
@@ -457,7 +462,7 @@ class MultiRNNCell(RNNCell):
                              f"received: {state!r}")
         position, layer_input, new_states = 0, inputs, []
         for k, cell in enumerate(self._cells):
-            with name_scope(f"cell_{k}"):
+            with variable_scope(f"cell_{k}"):
                 if self._state_is_tuple:
                     layer_state = state[k]
                 else:

@@ -82,8 +82,16 @@ def _multinomial_ref(logits, num_samples, dtype, seed, rng):
         weights = np.where(finite, np.exp(logits.astype(np.float64) - top), 0.0)
     cdf = np.cumsum(weights, axis=1)
     targets = rng.random((batch, num_samples)) * cdf[:, -1:]
-    # a row's search (side="right") is the count of its CDF entries <= the target
-    return np.sum(cdf[:, None, :] <= targets[:, :, None], axis=2).astype(dtype)
+    # a row's search (side="right") is the count of its CDF entries <= the target: compared
+    # all at once (one device pass), in row blocks of at most COMPARISONS booleans
+    rows = max(1, COMPARISONS // max(1, num_samples * classes))
+    return np.concatenate(
+        [np.sum(cdf[r:r + rows, None, :] <= targets[r:r + rows, :, None], axis=2)
+         for r in range(0, batch, rows)] or [targets.astype(np.int64)]).astype(dtype)
+
+
+COMPARISONS = 1 << 24
+"""The most CDF-target comparisons ``multinomial`` holds at once (16 MB of booleans)."""
 
 
 # -- shape/dtype rules ---------------------------------------------------------------------------
