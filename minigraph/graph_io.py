@@ -16,14 +16,17 @@ tagged object ``{"__type__": ...}``: ``dtype`` (``value``: a NumPy dtype name), 
 (``dtype`` as ``np.dtype.str``, ``shape``, ``data``: base64 of the C-order bytes), ``scalar``
 (a NumPy scalar: ``dtype``, ``value``), ``float`` (``value``: "nan", "inf" or "-inf"), ``bytes``
 (``data``: base64, e.g. a text summary's strings), ``node``
-(``name`` of an earlier node, e.g. an assign op's target variable) and ``dataclass`` (``class``
-and ``fields``; only the fused-kernel description classes of ``kernels.scalar_expr``).
+(``name`` of an earlier node, e.g. an assign op's target variable), ``dataclass`` (``class``
+and ``fields``; only the fused-kernel description classes of ``kernels.scalar_expr``) and
+``body`` (``index`` into the optional top-level ``"bodies"`` list, present when the graph has
+loops or branches: ``scan``, ``scan_grad``, ``cond``, ``while_loop``, ``while_grad``). A body's
+nodes (its ``scan_step`` leaves included) are ordinary nodes of the list; its entry names them
+(``minigraph.graph_io_bodies``), so an imported loop runs, and differentiates, as the original.
 Collections keep their tensor (``"x:0"``) and operation (``"x"``) members; other members are
 not exported.
 
-Not exportable (``GraphExportError`` names the op): ops whose attrs hold Python callables or
-graph bodies -- ``scan``, ``scan_grad``, ``scan_step``, ``custom_gradient`` -- and Theano
-shared variables, whose value lives outside the graph.
+Not exportable (``GraphExportError`` names the op): ``custom_gradient`` (its gradient is a
+Python function) and Theano shared variables, whose value lives outside the graph.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ import uuid
 import numpy as np
 
 from .graph import Graph, Node, get_default_graph
+from .graph_io_bodies import BodyDecoder, BodyEncoder, is_body
 from .ops.registry import REGISTRY, apply_op
 from .tensor import Tensor, convert_to_tensor
 from .variables import Variable
@@ -47,9 +51,6 @@ from .variables import Variable
 FORMAT = "minigraph-graph"
 VERSION = 1
 NOT_EXPORTABLE = {
-    "scan": "its body is a graph held as a Python object",
-    "scan_grad": "its body is a graph held as a Python object",
-    "scan_step": "it is a step input of a scan body, and scan is not exportable",
     "custom_gradient": "its gradient is a Python function",
 }
 """Ops that never export, with the reason the error gives."""
@@ -67,20 +68,25 @@ def as_graph_def(graph: Graph | None = None) -> dict:
     """``graph`` (default: the default graph) as a versioned JSON-able dict (see module doc)."""
     graph = graph or get_default_graph()
     variables = _graph_variables(graph)
-    return {"format": FORMAT, "version": VERSION,
-            "nodes": [_node_def(node) for node in graph.get_operations()],
-            "variables": [_variable_def(v) for v in variables],
-            "collections": _collections_def(graph)}
+    bodies = BodyEncoder(_encode)
+    graph_def = {"format": FORMAT, "version": VERSION,
+                 "nodes": [_node_def(node, bodies) for node in graph.get_operations()],
+                 "variables": [_variable_def(v) for v in variables],
+                 "collections": _collections_def(graph)}
+    if bodies.table:
+        graph_def["bodies"] = bodies.table
+    return graph_def
 
 
-def _node_def(node: Node) -> dict:
+def _node_def(node: Node, bodies: BodyEncoder) -> dict:
     if node.op in NOT_EXPORTABLE:
         raise GraphExportError(f"cannot export {node.describe()}: {NOT_EXPORTABLE[node.op]} "
                                f"(ops that never export: {', '.join(NOT_EXPORTABLE)})")
     return {"name": node.name, "op": node.op,
             "inputs": [t.name for t in node.inputs],
             "control_inputs": [n.name for n in node.control_inputs],
-            "attrs": {key: _encode(value, node, key) for key, value in node.attrs.items()},
+            "attrs": {key: bodies.ref(value, node, key) if is_body(value)
+                      else _encode(value, node, key) for key, value in node.attrs.items()},
             "out_types": [{"shape": None if t.shape is None else list(t.shape),
                            "dtype": t.dtype.name} for t in node.out_types]}
 
@@ -162,9 +168,12 @@ def import_graph_def(graph_def: dict, input_map: dict | None = None,
     used: set[str] = set()
     made: dict[str, Node] = {}
     scope = "import" if name is None else name
+    bodies = BodyDecoder(graph_def.get("bodies", []),
+                         lambda ref: _input(ref, "a body", made, mapping, used),
+                         lambda ref: _lookup(made, ref, "a body"), lambda v: _decode(v, made))
     with graph.control_dependencies(None), graph.name_scope(scope):
         for node_def in graph_def["nodes"]:
-            made[node_def["name"]] = _import_node(node_def, made, mapping, used)
+            made[node_def["name"]] = _import_node(node_def, made, mapping, used, bodies)
     unused = sorted(set(mapping) - used)
     if unused:
         raise ValueError(f"import_graph_def: input_map keys {unused} are not inputs of any "
@@ -202,13 +211,14 @@ def _mapped(value, graph: Graph) -> Tensor:
     return tensor
 
 
-def _import_node(node_def: dict, made: dict, mapping: dict, used: set) -> Node:
+def _import_node(node_def: dict, made: dict, mapping: dict, used: set,
+                 bodies: BodyDecoder) -> Node:
     name, op = node_def["name"], node_def["op"]
     if op not in REGISTRY:
         raise ValueError(f"import_graph_def: node {name!r} uses op {op!r}, which is not "
                          "registered in this minigraph")
     inputs = [_input(ref, name, made, mapping, used) for ref in node_def["inputs"]]
-    attrs = {key: _decode(value, made) for key, value in node_def["attrs"].items()}
+    attrs = {key: _attr(value, made, bodies) for key, value in node_def["attrs"].items()}
     control = [_lookup(made, n, name) for n in node_def["control_inputs"]]
     out = apply_op(op, inputs, attrs, name=name, control_inputs=control)
     node = out if isinstance(out, Node) else (out.node if isinstance(out, Tensor) else out[0].node)
@@ -239,6 +249,13 @@ def _lookup(made: dict, name: str, consumer: str) -> Node:
     except KeyError:
         raise ValueError(f"import_graph_def: node {consumer!r} refers to {name!r}, which no "
                          "earlier node of the graph_def defines") from None
+
+
+def _attr(value, made: dict, bodies: BodyDecoder):
+    """An attr value back: a body from the bodies table, anything else through ``_decode``."""
+    if isinstance(value, dict) and value.get("__type__") == "body":
+        return bodies.get(value.get("index"))
+    return _decode(value, made)
 
 
 def _decode(value, made: dict):

@@ -151,10 +151,6 @@ def test_unexportable_ops_raise_naming_the_op():
     with pytest.raises(GraphExportError, match="custom_gradient 'CustomGradient'.*Python function"):
         mg.get_default_graph().as_graph_def()
     mg.reset_default_graph()
-    mg.scan(lambda s: s * 2.0, sequences=[mg.placeholder(mg.float64, (4,))])
-    with pytest.raises(GraphExportError, match="scan"):
-        mg.get_default_graph().as_graph_def()
-    mg.reset_default_graph()
     mg.shared(np.ones(2), name="theano_w")
     with pytest.raises(GraphExportError, match="theano_w.*shared variable"):
         mg.get_default_graph().as_graph_def()
