@@ -9,7 +9,8 @@ import minigraph as mg
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 tf = pytest.importorskip("tensorflow").compat.v1
-tf.disable_v2_behavior()
+tf.disable_eager_execution()  # not disable_v2_behavior: it would switch every later
+# compat test to TF1 ref variables (dtypes such as float64_ref)
 
 
 def _build(lib, x_value, training):
