@@ -157,6 +157,7 @@ class Executable:
         """The program for ``fed_shapes``: concrete types, the backend's bind-time passes
         (e.g. folding what the shapes now answer), kernels, memory plan, generated runner."""
         program = specialise(self.program, propagate(self.program, fed_shapes))
-        if self.bind_passes:
+        if self.bind_passes:  # what they settle (a reshape to a folded shape) is re-inferred
             program = run_pipeline(program, self.bind_passes)
+            program = specialise(program, propagate(program, fed_shapes))
         return self.binding(program, value_types(program), self.kernel_for)

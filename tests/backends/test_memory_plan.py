@@ -181,3 +181,16 @@ def test_random_training_steps_update_variables_as_the_reference_does(graph):
     for got, want in zip(results["numba"], results["numpy"]):
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_reshape_back_to_a_fed_shape_is_planned_statically():
+    """``flatten``'s gradient reshapes to ``shape(x)``: once the fed shape is bound the shape
+    folds, the reshape takes it as a static attr, and nothing after it needs a dynamic size."""
+    x = mg.placeholder(mg.float64, [None, 4, 4, 2])
+    w = mg.Variable(np.ones((32, 3)))
+    loss = mg.reduce_sum(mg.matmul(mg.layers.flatten(x * 2.0), w) ** 2)
+    (gx,) = mg.gradients(loss, [x])
+    bound = mg.compiler.compile_plan([loss, gx], [x], "numba").bind(((5, 4, 4, 2),))
+    kinds = {bound.plan.placement[v].kind for n in bound.plan.order for v in n.outputs}
+    assert "dynamic" not in kinds
+    assert bound.types[bound.program.outputs[1]].shape == (5, 4, 4, 2)

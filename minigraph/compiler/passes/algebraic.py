@@ -114,6 +114,16 @@ def _reshape_of_reshape(node, rewriter):
     return rewriter.emit("reshape", [inner.inputs[0], *node.inputs[1:]], dict(node.attrs))
 
 
+@RULES.rule("reshape_to_constant_shape", "reshape")
+def _reshape_to_constant_shape(node, rewriter):
+    """A shape vector known at compile time (``shape(x)`` folded once the fed shapes are
+    bound) becomes the static attr, so the result's shape is known and planned statically."""
+    vector = constant_array(node.inputs[1]) if len(node.inputs) > 1 else None
+    if vector is None:
+        return None
+    return rewriter.emit("reshape", [node.inputs[0]], {"shape": tuple(int(d) for d in vector)})
+
+
 def _static(t) -> bool:
     return t.shape is not None and None not in t.shape
 
