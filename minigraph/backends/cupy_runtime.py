@@ -213,10 +213,15 @@ class DeviceBoundProgram(BoundProgram):
                 and all(getattr(k, "capturable", False) for k in self.kernels.values()))
 
     def kernel_sources(self, fused: bool = True) -> dict[str, str]:
-        """Name -> CUDA source of every kernel this binding runs (``fused=False``: the hand
-        kernels only)."""
-        return {name: source for node, kernel in self.kernels.items()
-                if fused or node.op != "fused" for name, source in getattr(kernel, "sources", ())}
+        """Name -> CUDA source of every kernel this binding runs, the kernels of its loop and
+        branch bodies included (``fused=False``: those of this binding's own fused groups are
+        left out, as ``explain`` names them itself)."""
+        sources = {name: source for node, kernel in self.kernels.items()
+                   if fused or node.op != "fused"
+                   for name, source in getattr(kernel, "sources", ())}
+        for node in self.kernels:
+            sources.update(body_sources(node))
+        return sources
 
     def run(self, feeds, store, fetch_to: str = "host", nested: bool = False) -> list:
         if self.run_step is None:
@@ -267,6 +272,32 @@ class DeviceExecutable(Executable):
         """A loop step or branch: results stay on the device, and the outer run (which owns
         ``store`` for its duration) finishes the store."""
         return self.run(feeds, store, fetch_to="device", nested=True)
+
+
+def body_sources(node) -> dict[str, str]:
+    """Name -> CUDA source of every kernel of the bodies ``node`` runs (a loop's or a
+    branch's, nested ones too), as the bodies are lowered for the GPU: generating them needs
+    no shapes, so ``explain`` lists them before any step is bound."""
+    from .loop import compiled_body
+
+    sources: dict = {}
+    for body in loop_bodies(node):
+        executable = compiled_body(body, "cupy")
+        for inner in executable.program.nodes:
+            if inner.op not in ("variable", "constant"):
+                sources.update(getattr(executable.kernel_for(inner), "sources", ()))
+                sources.update(body_sources(inner))
+    return sources
+
+
+def loop_bodies(node) -> list:
+    """The bodies a loop or branch node compiles (``loop.compiled_body`` takes each)."""
+    attrs = node.attrs
+    if node.op == "while_loop":
+        return [attrs["loop"].cond, attrs["loop"].body]
+    key = {"scan": ("body",), "scan_grad": ("grad",), "cond": ("true", "false"),
+           "while_grad": ("grad",)}.get(node.op, ())
+    return [attrs[k] for k in key if k in attrs and getattr(attrs[k], "fetches", None)]
 
 
 def _device_call(node, kernel, types):

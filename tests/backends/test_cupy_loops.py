@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 import minigraph as mg
+from minigraph.backends.cupy_runtime import body_sources
 
 from . import fake_cupy
 from .standin import fake_device
+from .test_cupy_backend import assert_compiles, lowered_sources, needs_nvcc
 
 
 @pytest.fixture
@@ -90,3 +92,22 @@ def test_step_errors_name_the_loop_and_the_users_line(fake_gpu):
     where = r"scan 'scan/Scan' \(test_cupy_loops.py:\d+\): recurrent output 0"
     with pytest.raises(mg.errors.InvalidArgumentError, match=where):
         mg.Session(backend="cupy").run(hs, {x: np.ones((3, 2)), h0: np.ones(3)})
+
+
+@needs_nvcc
+def test_the_kernels_of_loop_bodies_are_listed_and_compile():
+    """``explain`` (and the nvcc check) see the kernels of scan, cond and while_loop bodies
+    and of their gradients, generated before any step is bound."""
+    sources = {}
+    for build in (_rnn_step, _branchy_step):
+        with mg.Graph().as_default():
+            fetches, feeds, _ = build()
+            sources.update(lowered_sources(fetches, feeds))
+    bodies = {name for name in sources if name.startswith("fused")}
+    assert len(bodies) >= 4  # forward and backward steps, branches, loop bodies
+    assert_compiles(sources)
+    with mg.Graph().as_default():
+        fetches, feeds, _ = _rnn_step()
+        report = mg.Session(backend="numpy").explain(fetches[0], feeds, backend="cupy")
+    in_bodies = {name for node in report.program.nodes for name in body_sources(node)}
+    assert in_bodies and in_bodies <= set(report.kernels)
