@@ -25,6 +25,10 @@ class DeviceUnavailableError(MinigraphError, RuntimeError):
     """The GPU was asked for, but CuPy or an NVIDIA GPU is missing on this machine."""
 
 
+class MissingKernelError(MinigraphError, NotImplementedError):
+    """A backend has no kernel for an op of the program (raised when it is lowered)."""
+
+
 def register_backend(name: str, factory) -> None:
     _BACKENDS[name] = factory
 

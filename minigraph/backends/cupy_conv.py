@@ -15,32 +15,23 @@ than float32/float64 are refused by name (``MissingKernelError``), or run on the
 """
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 from kernels.cupy import conv
 
 from ..ops._conv_ref import check_depth, spatial_geometry
-from .cupy_device import CudaModule, device_kernel, host_kernel, xp
+from . import MissingKernelError
+from .cupy_device import CudaModule, device_kernel, xp
 
 
 def _unsupported(node) -> Callable:
-    """No kernel for the node's dtype: ``MissingKernelError`` naming the op and dtype, or its
-    reference on the host (with a warning, once per op) when ``host_ops`` opts in."""
-    from ..config import config
-    from .cupy_kernels import _WARNED, MissingKernelError
-
-    why = (f"the cupy backend has no kernel for op {node.op!r} on "
-           f"{node.inputs[0].type.dtype} (float32 and float64 only)")
-    if getattr(config, "host_ops", False):
-        if node.op not in _WARNED:
-            _WARNED.add(node.op)
-            warnings.warn(f"{why}: running its NumPy reference on the host (host_ops=True)",
-                          RuntimeWarning, stacklevel=3)
-        return host_kernel(node)
-    raise MissingKernelError(f"{why}, needed by {node.describe()}; cast to float32, set "
-                             "MINIGRAPH_FLAGS=host_ops=True to run its NumPy reference on the "
-                             "host (slow: through host memory), or run on a CPU backend")
+    """No kernel for the node's dtype: ``MissingKernelError`` naming the op and dtype (with
+    ``host_ops``, ``cupy_kernel`` then runs the op's reference on the host)."""
+    raise MissingKernelError(
+        f"the cupy backend has no kernel for op {node.op!r} on {node.inputs[0].type.dtype} "
+        f"(float32 and float64 only), needed by {node.describe()}; cast to float32, set "
+        "MINIGRAPH_FLAGS=host_ops=True to run its NumPy reference on the host (slow: through "
+        "host memory), or run on a CPU backend")
 
 
 def _launcher(kernel: conv.WindowKernel, role: str, geo) -> Callable:

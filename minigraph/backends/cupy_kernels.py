@@ -53,18 +53,14 @@ import numpy as np
 from kernels.cupy.fusion_source import generate_cuda
 from kernels.cupy.launch import plan_launches
 
-from ..errors import MinigraphError
 from ..ops.registry import get_op
+from . import MissingKernelError
 from .cupy_device import (CudaModule, DeviceKernel, array_kernel, device_kernel, host_kernel,
                           xp)
 from .cupy_conv import CONV_KERNELS
 from .cupy_hand import HAND_KERNELS
 from .cupy_random import DEVICE_RANDOM_OPS
 from .loop import loop_kernels
-
-
-class MissingKernelError(MinigraphError, NotImplementedError):
-    """The backend has no kernel for an op of the program."""
 
 
 # -- generated and library kernels -------------------------------------------------------------
@@ -199,7 +195,24 @@ _WARNED: set = set()
 
 
 def cupy_kernel(node, host_ops: bool = False) -> Callable:
-    """The kernel running ``node`` (see the module docstring for the order of choice)."""
+    """The kernel running ``node`` (see the module docstring for the order of choice); with
+    ``host_ops``, an op without one runs its NumPy reference on the host, with a warning."""
+    try:
+        return _device_kernel(node)
+    except MissingKernelError:
+        if not host_ops:
+            raise
+    if node.op not in _WARNED:
+        _WARNED.add(node.op)
+        dtypes = ", ".join(sorted({str(v.type.dtype) for v in node.inputs}))
+        warnings.warn(f"the cupy backend has no kernel for op {node.op!r} on {dtypes} inputs: "
+                      "running its NumPy reference on the host (host_ops=True), copying its "
+                      "inputs and results through host memory", RuntimeWarning, stacklevel=2)
+    return host_kernel(node)
+
+
+def _device_kernel(node) -> Callable:
+    """The device (or by-design host) kernel of ``node``; ``MissingKernelError`` if none."""
     make = KERNELS.get(node.op)
     if make is not None:
         return make(node)
@@ -208,13 +221,6 @@ def cupy_kernel(node, host_ops: bool = False) -> Callable:
     if node.op in HOST_OPS:
         return host_kernel(node)
     opdef = get_op(node.op)
-    if host_ops:
-        if node.op not in _WARNED:
-            _WARNED.add(node.op)
-            warnings.warn(f"the cupy backend has no kernel for op {node.op!r}: running its NumPy "
-                          "reference on the host (host_ops=True), copying its inputs and "
-                          "results through host memory", RuntimeWarning, stacklevel=2)
-        return host_kernel(node)
     raise MissingKernelError(
         f"the cupy backend has no kernel for op {node.op!r} (kind {opdef.kind!r}), needed by "
         f"{node.describe()}; set MINIGRAPH_FLAGS=host_ops=True to "

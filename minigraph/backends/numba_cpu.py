@@ -19,9 +19,8 @@ from numba.core.registry import cpu_target
 from kernels.numba.fusion import compile_fused
 
 from ..compiler.pipeline import DEFAULT_PASSES
-from ..errors import MinigraphError
 from ..ops.registry import get_op
-from . import register_backend
+from . import MissingKernelError, register_backend
 from .executable import Executable
 from .kernel import WritingKernel
 from .loop import loop_kernels
@@ -45,10 +44,6 @@ are not allowed whole, so a new op there needs a kernel or an entry here)."""
 cpu_target.target_context.refresh()
 """numba loads its typing and lowering registries once per process, ~0.1 s; do it when the
 backend loads rather than inside the first training step."""
-
-
-class MissingKernelError(MinigraphError, NotImplementedError):
-    """The backend has no kernel for an op of the program."""
 
 
 def _fused(node) -> WritingKernel:
