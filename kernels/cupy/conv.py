@@ -112,6 +112,14 @@ __host__ __device__ inline double mg_window_neg_inf(double) {
   v.u = 0xfff0000000000000ull;
   return v.f;
 }
+// Flat index t of an NHWC array with rows `rows`, columns `cols`, channels `c` as (n, i, j, ch).
+__host__ __device__ inline void mg_window_split(long long t, long long rows, long long cols,
+                                                long long c, long long* n, long long* i,
+                                                long long* j, long long* ch) {
+  *ch = t % c; t /= c;
+  *j = t % cols; t /= cols;
+  *i = t % rows; *n = t / rows;
+}
 // The output index along one axis of the window whose tap `a` reads input position `p`
 // (`before`: padding before the first position), or -1 when no window's tap `a` reads it.
 __host__ __device__ inline long long mg_window_of(long long p, long long a, long long before,
@@ -149,10 +157,8 @@ __host__ __device__ void mg_conv_col2im(long long first, long long stride, const
                                         const MgConvGeo& g) {
   const long long total = g.n * g.h * g.w * g.c;
   for (long long t = first; t < total; t += stride) {
-    long long r = t;
-    const long long ch = r % g.c; r /= g.c;
-    const long long w = r % g.w; r /= g.w;
-    const long long h = r % g.h, n = r / g.h;
+    long long n, h, w, ch;
+    mg_window_split(t, g.h, g.w, g.c, &n, &h, &w, &ch);
     T acc = T(0);
     for (long long a = 0; a < g.kh; ++a) {
       const long long i = mg_window_of(h, a * g.dh, g.top, g.sh, g.oh);
@@ -191,20 +197,13 @@ __host__ __device__ long long mg_pool_argmax(const T* x, long long n, long long 
   *best = top;
   return at;
 }
-// Output index t as (n, i, j, ch).
-__host__ __device__ inline void mg_pool_split(long long t, const MgPoolGeo& g, long long* n,
-                                              long long* i, long long* j, long long* ch) {
-  *ch = t % g.c; t /= g.c;
-  *j = t % g.ow; t /= g.ow;
-  *i = t % g.oh; *n = t / g.oh;
-}
 template <class T>
 __host__ __device__ void mg_pool_max(long long first, long long stride, const T* x, T* out,
                                      const MgPoolGeo& g) {
   const long long total = g.n * g.oh * g.ow * g.c;
   for (long long t = first; t < total; t += stride) {
     long long n, i, j, ch;
-    mg_pool_split(t, g, &n, &i, &j, &ch);
+    mg_window_split(t, g.oh, g.ow, g.c, &n, &i, &j, &ch);
     T best;
     mg_pool_argmax(x, n, i, j, ch, g, &best);
     out[t] = best;
@@ -217,7 +216,7 @@ __host__ __device__ void mg_pool_max_grad_grad(long long first, long long stride
   const long long total = g.n * g.oh * g.ow * g.c;
   for (long long t = first; t < total; t += stride) {
     long long n, i, j, ch;
-    mg_pool_split(t, g, &n, &i, &j, &ch);
+    mg_window_split(t, g.oh, g.ow, g.c, &n, &i, &j, &ch);
     T best;
     const long long at = mg_pool_argmax(x, n, i, j, ch, g, &best);
     const long long h = i * g.sh - g.top + at / g.kw, w = j * g.sw - g.left + at % g.kw;
@@ -231,10 +230,8 @@ __host__ __device__ void mg_pool_max_grad(long long first, long long stride, con
                                           const T* dy, T* dx, const MgPoolGeo& g) {
   const long long total = g.n * g.h * g.w * g.c;
   for (long long t = first; t < total; t += stride) {
-    long long r = t;
-    const long long ch = r % g.c; r /= g.c;
-    const long long w = r % g.w; r /= g.w;
-    const long long h = r % g.h, n = r / g.h;
+    long long n, h, w, ch;
+    mg_window_split(t, g.h, g.w, g.c, &n, &h, &w, &ch);
     T acc = T(0), best;
     for (long long a = 0; a < g.kh; ++a) {
       const long long i = mg_window_of(h, a, g.top, g.sh, g.oh);
@@ -266,7 +263,7 @@ __host__ __device__ void mg_pool_avg(long long first, long long stride, const T*
   const long long total = g.n * g.oh * g.ow * g.c;
   for (long long t = first; t < total; t += stride) {
     long long n, i, j, ch, s[4];
-    mg_pool_split(t, g, &n, &i, &j, &ch);
+    mg_window_split(t, g.oh, g.ow, g.c, &n, &i, &j, &ch);
     const long long count = mg_pool_span(i, j, g, s);
     T acc = T(0);
     for (long long h = s[0]; h < s[1]; ++h)
@@ -280,10 +277,8 @@ __host__ __device__ void mg_pool_avg_grad(long long first, long long stride, con
                                           const MgPoolGeo& g) {
   const long long total = g.n * g.h * g.w * g.c;
   for (long long t = first; t < total; t += stride) {
-    long long r = t;
-    const long long ch = r % g.c; r /= g.c;
-    const long long w = r % g.w; r /= g.w;
-    const long long h = r % g.h, n = r / g.h;
+    long long n, h, w, ch;
+    mg_window_split(t, g.h, g.w, g.c, &n, &h, &w, &ch);
     T acc = T(0);
     for (long long a = 0; a < g.kh; ++a) {
       const long long i = mg_window_of(h, a, g.top, g.sh, g.oh);
