@@ -24,14 +24,18 @@ from . import MissingKernelError
 from .cupy_device import CudaModule, device_kernel, xp
 
 
-def _unsupported(node) -> Callable:
-    """No kernel for the node's dtype: ``MissingKernelError`` naming the op and dtype (with
-    ``host_ops``, ``cupy_kernel`` then runs the op's reference on the host)."""
+def _kernel_dtype(node):
+    """The node's dtype, which the kernels take (float32/float64); otherwise
+    ``MissingKernelError`` naming the op and dtype (with ``host_ops``, ``cupy_kernel`` then
+    runs the op's reference on the host)."""
+    dtype = node.inputs[0].type.dtype
+    if dtype.name in conv.FLOATS:
+        return dtype
     raise MissingKernelError(
-        f"the cupy backend has no kernel for op {node.op!r} on {node.inputs[0].type.dtype} "
-        f"(float32 and float64 only), needed by {node.describe()}; cast to float32, set "
-        "MINIGRAPH_FLAGS=host_ops=True to run its NumPy reference on the host (slow: through "
-        "host memory), or run on a CPU backend")
+        f"the cupy backend has no kernel for op {node.op!r} on {dtype} (float32 and float64 "
+        f"only), needed by {node.describe()}; cast to float32, set MINIGRAPH_FLAGS=host_ops=True "
+        "to run its NumPy reference on the host (slow: through host memory), or run on a CPU "
+        "backend")
 
 
 def _launcher(kernel: conv.WindowKernel, role: str, geo) -> Callable:
@@ -142,9 +146,7 @@ def _conv(build: Callable) -> Callable:
     """``make`` for conv2d or a backprop: ``build(kernel, geometry, dtype, filters)`` per
     input shapes (``filters``: the filter's output channels)."""
     def make(node):
-        dtype = node.inputs[0].type.dtype
-        if dtype.name not in conv.FLOATS:
-            return _unsupported(node)
+        dtype = _kernel_dtype(node)
         kernel, attrs = conv.conv_kernel(dtype.name), dict(node.attrs)
 
         def prepare(shapes):
@@ -158,9 +160,7 @@ def _pool(role: str) -> Callable:
     """``make`` for a pooling op: one launch of the pool kernel's ``role`` entry over the
     node's inputs (``avg_grad`` reads only ``dy``; ``x`` gives the shape)."""
     def make(node):
-        dtype = node.inputs[0].type.dtype
-        if dtype.name not in conv.FLOATS:
-            return _unsupported(node)
+        dtype = _kernel_dtype(node)
         kernel, attrs = conv.pool_kernel(dtype.name), dict(node.attrs)
 
         def prepare(shapes):
