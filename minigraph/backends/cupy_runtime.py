@@ -278,7 +278,7 @@ def body_sources(node) -> dict[str, str]:
     """Name -> CUDA source of every kernel of the bodies ``node`` runs (a loop's or a
     branch's, nested ones too), as the bodies are lowered for the GPU: generating them needs
     no shapes, so ``explain`` lists them before any step is bound."""
-    from .loop import compiled_body
+    from .loop import compiled_body, loop_bodies
 
     sources: dict = {}
     for body in loop_bodies(node):
@@ -288,16 +288,6 @@ def body_sources(node) -> dict[str, str]:
                 sources.update(getattr(executable.kernel_for(inner), "sources", ()))
                 sources.update(body_sources(inner))
     return sources
-
-
-def loop_bodies(node) -> list:
-    """The bodies a loop or branch node compiles (``loop.compiled_body`` takes each)."""
-    attrs = node.attrs
-    if node.op == "while_loop":
-        return [attrs["loop"].cond, attrs["loop"].body]
-    key = {"scan": ("body",), "scan_grad": ("grad",), "cond": ("true", "false"),
-           "while_grad": ("grad",)}.get(node.op, ())
-    return [attrs[k] for k in key if k in attrs and getattr(attrs[k], "fetches", None)]
 
 
 def _device_call(node, kernel, types):
@@ -415,7 +405,7 @@ class StepGraph:
     else -- and then launched. Later runs copy the feeds into the captured feed buffers and
     replay, as long as the variable arrays are the ones captured with (a new session's store
     or a reallocated variable is captured again; a loop body without variables is captured
-    once for every outer run). Results are the graph's own buffers,
+    once and replayed for every step of every outer run). Results are the graph's own buffers,
     so the caller copies them out. If capture fails (a step synchronised with the host), the
     binding runs eagerly from then on.
     """

@@ -43,6 +43,17 @@ def compiled_body(body, backend: str):
     return executable
 
 
+def loop_bodies(node) -> list:
+    """The bodies a loop or branch node compiles with ``compiled_body`` (e.g. for listing
+    their kernels before any step runs); none for other nodes."""
+    attrs = node.attrs
+    if node.op == "while_loop":
+        return [attrs["loop"].cond, attrs["loop"].body]
+    keys = {"scan": ("body",), "scan_grad": ("grad",), "cond": ("true", "false"),
+            "while_grad": ("grad",)}.get(node.op, ())
+    return [attrs[k] for k in keys if getattr(attrs[k], "fetches", None)]
+
+
 def loop_kernels(backend: str) -> dict:
     """``op -> make(node)`` for the loop and branch ops, their bodies compiled with
     ``backend`` (``case_index``, which picks a ``case`` branch, runs its NumPy reference)."""
