@@ -37,6 +37,7 @@ def _cond_kernel(node, backend: str):
     split = 1 + len(true.captured)
     branches = ((compiled_body(false, backend), slice(split, None), "false"),
                 (compiled_body(true, backend), slice(1, split), "true"))
+    unused: dict = {}  # (branch, array type) -> the untaken branch's empty saved values
 
     def run(*arrays, store, **_):
         pred, like = as_array(arrays[0]), arrays[1] if len(arrays) > 1 else None
@@ -46,10 +47,12 @@ def _cond_kernel(node, backend: str):
         feeds = [c_contiguous(a) for a in arrays[part]]
         results = step(executable, feeds, store, f"{where}, {label} branch")
         n = len(true.outputs)
-        saved = list(results[n:])
-        unused = [empty_like(like, (0,), t.dtype)
-                  for t in (false.saved if label == "true" else true.saved)]
-        return tuple(results[:n]) + tuple(saved + unused if label == "true" else unused + saved)
+        saved, key = list(results[n:]), (label, type(like))
+        empty = unused.get(key)
+        if empty is None:  # size 0: nothing ever writes them, so one set serves every run
+            empty = unused[key] = [empty_like(like, (0,), t.dtype)
+                                   for t in (false.saved if label == "true" else true.saved)]
+        return tuple(results[:n]) + tuple(saved + empty if label == "true" else empty + saved)
     return run
 
 
